@@ -1,0 +1,33 @@
+# Options for the project's own targets (tests, benchmarks, examples, tools), never for users:
+# warnings, warnings as errors and sanitizers travel through the INTERFACE target
+# scaling_dev_options, which only our own targets link.
+
+add_library(scaling_dev_options INTERFACE)
+target_link_libraries(scaling_dev_options INTERFACE scaling::scaling)
+
+if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+  target_compile_options(scaling_dev_options INTERFACE -Wall -Wextra -Wpedantic -Wconversion
+                                                       -Wshadow)
+  if(SCALING_WARNINGS_AS_ERRORS)
+    target_compile_options(scaling_dev_options INTERFACE -Werror)
+  endif()
+  if(SCALING_SANITIZE)
+    target_compile_options(scaling_dev_options INTERFACE -fsanitize=${SCALING_SANITIZE}
+                                                         -fno-omit-frame-pointer)
+    target_link_options(scaling_dev_options INTERFACE -fsanitize=${SCALING_SANITIZE})
+    if(SCALING_SANITIZE MATCHES "undefined")
+      target_compile_options(scaling_dev_options INTERFACE -fno-sanitize-recover=all)
+    endif()
+  endif()
+endif()
+
+# scaling_add_program(NAME SOURCES...): an executable of ours with the dev options.
+function(scaling_add_program name)
+  add_executable(${name} ${ARGN})
+  target_link_libraries(${name} PRIVATE scaling_dev_options)
+endfunction()
+
+option(SCALING_ENABLE_ASSERTS "Keep SCALING_ASSERT active in optimised builds of our targets" OFF)
+if(SCALING_ENABLE_ASSERTS)
+  target_compile_definitions(scaling_dev_options INTERFACE SCALING_ENABLE_ASSERTS)
+endif()
