@@ -1,13 +1,14 @@
 // Hashing cost: scaling::hash (XXH3) beside std::hash, XXH64 and boost::hash, on the key
 // shapes the library hashes most: short strings (ids, URLs' paths) and 64-bit integers.
-#include <scaling/core/hash.hpp>
-
-#include <benchmark/benchmark.h>
-#include <boost/container_hash/hash.hpp>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
+
+#include <benchmark/benchmark.h>
+#include <boost/container_hash/hash.hpp>
+
+#include <scaling/core/hash.hpp>
 
 namespace {
 

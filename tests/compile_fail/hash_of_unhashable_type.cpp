@@ -8,4 +8,6 @@ using key = long;
 using key = double;
 #endif
 
-int main() { return static_cast<int>(scaling::hash<key>{}(key{1}) & 1U); }
+int main() {
+  return static_cast<int>(scaling::hash<key>{}(key{1}) & 1U);
+}

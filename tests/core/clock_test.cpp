@@ -1,9 +1,10 @@
-#include <scaling/core/clock.hpp>
-
 #include <chrono>
-#include <gtest/gtest.h>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
+
+#include <scaling/core/clock.hpp>
 
 namespace {
 
@@ -44,10 +45,12 @@ TEST(ManualClock, ConcurrentAdvancesAreNotLost) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([clock]() mutable {
-      for (int i = 0; i < 10'000; ++i) clock.advance(1ns);
+      for (int i = 0; i < 10'000; ++i)
+        clock.advance(1ns);
     });
   }
-  for (auto& thread : threads) thread.join();
+  for (auto& thread : threads)
+    thread.join();
   EXPECT_EQ(clock.now().time_since_epoch(), 40'000ns);
 }
 

@@ -1,17 +1,18 @@
-#include <scaling/core/config.hpp>
-#include <scaling/core/error.hpp>
-
 #include <cstdint>
-#include <gtest/gtest.h>
 #include <stdexcept>
 #include <string>
+
+#include <gtest/gtest.h>
+
+#include <scaling/core/config.hpp>
+#include <scaling/core/error.hpp>
 
 namespace {
 
 TEST(InvalidArgument, MessageNamesComponentParameterRuleAndValue) {
   try {
-    scaling::detail::throw_invalid_argument("scaling::hash_ring", "points_per_node",
-                                            "must be >= 1", 0);
+    scaling::detail::throw_invalid_argument("scaling::hash_ring", "points_per_node", "must be >= 1",
+                                            0);
     FAIL() << "no exception";
   } catch (const scaling::invalid_argument& e) {
     EXPECT_STREQ(e.what(), "scaling::hash_ring: points_per_node must be >= 1 (got 0)");

@@ -1,15 +1,16 @@
-#include <scaling/core/hash.hpp>
-
 #include <array>
-#include <boost/unordered/unordered_flat_map.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <gtest/gtest.h>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <gtest/gtest.h>
+
+#include <scaling/core/hash.hpp>
 
 namespace {
 
@@ -18,7 +19,8 @@ enum plain_enum { plain_a = 5 };
 
 std::uint64_t xxh3_of_u64_le(std::uint64_t value, std::uint64_t seed = 0) {
   std::array<unsigned char, 8> bytes{};
-  for (std::size_t i = 0; i < 8; ++i) bytes[i] = static_cast<unsigned char>(value >> (8 * i));
+  for (std::size_t i = 0; i < 8; ++i)
+    bytes[i] = static_cast<unsigned char>(value >> (8 * i));
   return XXH3_64bits_withSeed(bytes.data(), bytes.size(), seed);
 }
 
@@ -98,7 +100,8 @@ TEST(Hash, LowBitsAreUniformForStructuredKeys) {
   constexpr std::uint64_t keys = 1U << 20;
   std::vector<std::uint64_t> counts(buckets, 0);
   const scaling::hash<std::uint64_t> hash;
-  for (std::uint64_t i = 0; i < keys; ++i) ++counts[hash(i << 10) & (buckets - 1)];
+  for (std::uint64_t i = 0; i < keys; ++i)
+    ++counts[hash(i << 10) & (buckets - 1)];
   const double expected = static_cast<double>(keys) / buckets;
   double chi_square = 0;
   for (const auto count : counts) {

@@ -1,8 +1,9 @@
-#include <scaling/core/stats.hpp>
-
-#include <gtest/gtest.h>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
+
+#include <scaling/core/stats.hpp>
 
 namespace {
 
@@ -11,10 +12,12 @@ TEST(RelaxedCounter, CountsExactlyAcrossThreads) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&counter] {
-      for (int i = 0; i < 25'000; ++i) counter.add();
+      for (int i = 0; i < 25'000; ++i)
+        counter.add();
     });
   }
-  for (auto& thread : threads) thread.join();
+  for (auto& thread : threads)
+    thread.join();
   EXPECT_EQ(counter.load(), 100'000U);
 }
 

@@ -1,10 +1,10 @@
 // A user's program: it only includes the umbrella header and checks one known answer, so a
 // packaging mistake (missing header, missing dependency, wrong include path) fails the build
 // or the run.
-#include <scaling/scaling.hpp>
-
 #include <cstdio>
 #include <string_view>
+
+#include <scaling/scaling.hpp>
 
 int main() {
   const scaling::hash<std::string_view> hash;

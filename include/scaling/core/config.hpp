@@ -19,7 +19,7 @@
 #define SCALING_VERSION_MAJOR 0
 #define SCALING_VERSION_MINOR 1
 #define SCALING_VERSION_PATCH 0
-#define SCALING_VERSION                                                       \
+#define SCALING_VERSION \
   (SCALING_VERSION_MAJOR * 10000 + SCALING_VERSION_MINOR * 100 + SCALING_VERSION_PATCH)
 
 // SCALING_ASSERT checks internal invariants and documented preconditions whose violation is a
@@ -27,8 +27,8 @@
 // whenever SCALING_ENABLE_ASSERTS is defined; SCALING_DISABLE_ASSERTS turns it off everywhere.
 #if !defined(SCALING_DISABLE_ASSERTS) && (!defined(NDEBUG) || defined(SCALING_ENABLE_ASSERTS))
 #define SCALING_ASSERTS_ENABLED 1
-#define SCALING_ASSERT(condition, message)                                               \
-  ((condition) ? static_cast<void>(0)                                                    \
+#define SCALING_ASSERT(condition, message) \
+  ((condition) ? static_cast<void>(0)      \
                : ::scaling::detail::assertion_failed(#condition, message, __FILE__, __LINE__))
 #else
 #define SCALING_ASSERTS_ENABLED 0

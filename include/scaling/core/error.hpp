@@ -71,8 +71,7 @@ template <class T>
 // Throws scaling::invalid_argument with the message "<component>: <parameter> <rule>", for
 // arguments whose value has no useful printed form.
 [[noreturn]] inline void throw_invalid_argument(std::string_view component,
-                                                std::string_view parameter,
-                                                std::string_view rule) {
+                                                std::string_view parameter, std::string_view rule) {
   std::string message;
   message.append(component).append(": ").append(parameter).append(" ").append(rule);
   throw invalid_argument(std::string(component), std::string(parameter), std::move(message));

@@ -23,8 +23,6 @@
 #ifndef XXH_INLINE_ALL
 #define XXH_INLINE_ALL
 #endif
-#include <xxhash.h>
-
 #include <bit>
 #include <concepts>
 #include <cstddef>
@@ -32,6 +30,8 @@
 #include <span>
 #include <string_view>
 #include <type_traits>
+
+#include <xxhash.h>
 
 namespace scaling {
 
@@ -51,8 +51,8 @@ concept hasher_for = std::copy_constructible<H> && requires(const H& hasher, con
 // Floating-point keys are excluded on purpose: -0.0 == 0.0 and NaN != NaN make them poor keys.
 template <class T>
 concept default_hashable = std::is_integral_v<T> || std::is_enum_v<T> ||
-                           std::is_convertible_v<const T&, std::string_view> ||
-                           std::is_convertible_v<const T&, std::span<const std::byte>>;
+    std::is_convertible_v<const T&, std::string_view> ||
+    std::is_convertible_v<const T&, std::span<const std::byte>>;
 
 namespace detail {
 
@@ -100,7 +100,7 @@ std::uint64_t hash_value(const T& value, std::uint64_t seed) noexcept {
 // Template parameters: T, a default_hashable type, or void for the transparent form.
 // Equal seeds give equal results across processes, platforms and builds.
 template <class T = void>
-  requires std::is_void_v<T> || default_hashable<T>
+requires std::is_void_v<T> || default_hashable<T>
 class hash {
  public:
   // XXH3 is a full-avalanche hash: hash tables (Boost.Unordered) can skip their post-mixing.
