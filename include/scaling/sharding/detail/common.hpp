@@ -1,0 +1,145 @@
+// scaling/sharding/detail/common.hpp: pieces the sharding strategies share (not for users).
+//
+// - node_name: the bytes a strategy hashes to place a node (a string node's characters; for
+//   any other node, its Hash value written as 8 little-endian bytes);
+// - throw_empty: the one message for a lookup on an empty node set;
+// - fast_modulo: exact `x % d` for a fixed 32-bit divisor with two multiplications instead of a
+//   division (Lemire, Kaser, Kurz, "Faster remainder by direct computation", 2019);
+// - sorted_points: positions sorted on a circle with a top-bits index, so finding the first
+//   position >= h costs one table read and a search over ~1 element instead of log2(n) misses.
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include <scaling/core/config.hpp>
+#include <scaling/core/error.hpp>
+#include <scaling/core/hash.hpp>
+
+namespace scaling::detail {
+
+template <class Node>
+inline constexpr bool is_string_node_v = std::is_convertible_v<const Node&, std::string_view>;
+
+// The bytes that name a node for placement. String nodes are named by their characters, so
+// placement is independent of the hasher's treatment of the node type; other nodes by the
+// 8-byte little-endian encoding of hash(node).
+template <class Node, class Hash>
+std::string node_name(const Node& node, const Hash& hash) {
+  if constexpr (is_string_node_v<Node>) {
+    return std::string{std::string_view{node}};
+  } else {
+    const std::uint64_t encoded = to_little_endian(static_cast<std::uint64_t>(hash(node)));
+    std::string name(sizeof encoded, '\0');
+    for (std::size_t i = 0; i < sizeof encoded; ++i) {
+      name[i] = static_cast<char>((encoded >> (8 * i)) & 0xffu);
+    }
+    return name;
+  }
+}
+
+[[noreturn]] inline void throw_empty(std::string_view component) {
+  throw_invalid_argument(component, "nodes", "must not be empty for a lookup");
+}
+
+// Exact remainder by a divisor below 2^32, for any 64-bit dividend.
+class fast_modulo {
+ public:
+  fast_modulo() noexcept = default;
+  explicit fast_modulo(std::uint32_t divisor) noexcept
+      : divisor_(divisor), magic_(~u128{0} / divisor + 1) {}
+
+  [[nodiscard]] std::uint32_t operator()(std::uint64_t x) const noexcept {
+    const u128 low_bits = magic_ * x;
+    const u128 bottom = (static_cast<u128>(static_cast<std::uint64_t>(low_bits)) * divisor_) >> 64;
+    const u128 top = (low_bits >> 64) * divisor_;
+    return static_cast<std::uint32_t>((bottom + top) >> 64);
+  }
+  [[nodiscard]] std::uint32_t divisor() const noexcept { return divisor_; }
+
+ private:
+  __extension__ using u128 = unsigned __int128;
+  std::uint32_t divisor_ = 1;
+  u128 magic_ = 0;
+};
+
+// Positions on a circle of 2^Bits values (Position is std::uint64_t or std::uint32_t), sorted,
+// each with the index of the node that owns it.
+template <class Position>
+class sorted_points {
+ public:
+  struct point {
+    Position position;
+    std::uint32_t owner;
+  };
+
+  // Takes points in any order; sorts by position, then owner (a deterministic tie-break).
+  void assign(std::vector<point> points) {
+    std::sort(points.begin(), points.end(), [](const point& a, const point& b) {
+      return a.position != b.position ? a.position < b.position : a.owner < b.owner;
+    });
+    positions_.resize(points.size());
+    owners_.resize(points.size());
+    for (std::size_t i = 0; i < points.size(); ++i) {
+      positions_[i] = points[i].position;
+      owners_[i] = points[i].owner;
+    }
+    build_index();
+  }
+
+  [[nodiscard]] std::size_t size() const noexcept { return positions_.size(); }
+  [[nodiscard]] bool empty() const noexcept { return positions_.empty(); }
+  [[nodiscard]] Position position(std::size_t i) const noexcept { return positions_[i]; }
+  [[nodiscard]] std::uint32_t owner(std::size_t i) const noexcept { return owners_[i]; }
+  [[nodiscard]] const std::vector<Position>& positions() const noexcept { return positions_; }
+  [[nodiscard]] const std::vector<std::uint32_t>& owners() const noexcept { return owners_; }
+
+  // Index of the first point whose position is >= h, wrapping to 0 past the last point.
+  // Precondition: !empty().
+  [[nodiscard]] std::size_t successor(Position h) const noexcept {
+    SCALING_ASSERT(!positions_.empty(), "successor() needs at least one point");
+    const std::size_t bucket = static_cast<std::size_t>(h >> shift_);
+    const auto first = positions_.begin() + index_[bucket];
+    const auto last = positions_.begin() + index_[bucket + 1];
+    // A bucket holds about one point: a short linear scan beats a binary search's branches.
+    auto it = first;
+    if (last - first > 8) {
+      it = std::lower_bound(first, last, h);  // keeps the worst case O(log n)
+    } else {
+      while (it != last && *it < h)
+        ++it;
+    }
+    const auto found = static_cast<std::size_t>(it - positions_.begin());
+    return found == positions_.size() ? 0 : found;
+  }
+
+ private:
+  void build_index() {
+    constexpr int position_bits = static_cast<int>(sizeof(Position) * 8);
+    // About one point per bucket; at least 2 buckets so the shift stays below the width.
+    const int wanted = std::max(1, static_cast<int>(std::bit_width(positions_.size())));
+    const int bits = std::min(wanted, std::min(24, position_bits - 1));
+    shift_ = position_bits - bits;
+    const std::size_t buckets = std::size_t{1} << bits;
+    index_.assign(buckets + 1, static_cast<std::uint32_t>(positions_.size()));
+    std::size_t p = 0;
+    for (std::size_t b = 0; b < buckets; ++b) {
+      while (p < positions_.size() && static_cast<std::size_t>(positions_[p] >> shift_) < b)
+        ++p;
+      index_[b] = static_cast<std::uint32_t>(p);
+    }
+  }
+
+  std::vector<Position> positions_;
+  std::vector<std::uint32_t> owners_;
+  std::vector<std::uint32_t> index_{0, 0};
+  int shift_ = static_cast<int>(sizeof(Position) * 8) - 1;
+};
+
+}  // namespace scaling::detail

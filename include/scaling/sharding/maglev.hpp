@@ -1,0 +1,223 @@
+// scaling/sharding/maglev.hpp: Google's Maglev consistent hashing (a prime-sized lookup table).
+//
+// What it is: `scaling::maglev<Node, Hash>` fills a table of M slots (M prime, default 65537)
+// by letting each node, in turn, claim the next free slot of its own permutation of the table;
+// a key is served by table[hash(key) % M]. Every node gets M/N slots give or take one, and a
+// lookup is one hash, one multiply-based modulo and one load.
+//
+// When to pick it: the hot path of a load balancer or cache client where the lookup must cost a
+// few nanoseconds and balance must be near perfect. The price: when a node joins or leaves,
+// about twice the minimal 1/N of the keys move (Envoy measures ~2x), and a rebuild is O(M).
+// Pick hash_ring when minimal movement or replica lists matter more.
+//
+//   scaling::maglev<std::string> table{{"10.0.0.1:80", "10.0.0.2:80", "10.0.0.3:80"}};
+//   const std::string& backend = table.node_for("session:9f2c");
+//   table.remove("10.0.0.2:80");                   // rebuilds; ~2/3 of its keys' peers stay put
+//
+// Placement (Eisenbud et al., "Maglev", NSDI'16, with Envoy's permutation, so Envoy's vectors
+// hold with Hash = scaling::xxh64_hash): nodes are sorted by name (a string node's characters;
+// other nodes' 8-byte little-endian Hash value); a node's offset is XXH64(name, 0) % M, its
+// skip XXH64(name, 1) % (M - 1) + 1, and its j-th preference (offset + j * skip) % M. Nodes
+// take turns in name order. The key's position is Hash(key) and its slot position % M.
+//
+// Thread safety: const members may run concurrently; add/remove need exclusive access.
+// Complexity: node_for O(1) (~3 ns + the key hash); add/remove O(M log M) worst case.
+#pragma once
+
+#include <algorithm>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <ranges>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <scaling/core/error.hpp>
+#include <scaling/core/hash.hpp>
+#include <scaling/sharding/detail/common.hpp>
+#include <scaling/sharding/strategy.hpp>
+
+namespace scaling {
+
+struct maglev_config {
+  // Table size: a prime, at least the number of nodes; ~100x the node count keeps every node's
+  // share within 1% of the mean (65537 serves up to ~650 nodes that well).
+  std::uint32_t table_size = 65537;
+};
+
+template <class Node, class Hash = scaling::hash<>>
+requires shard_node<Node, Hash>
+class maglev {
+ public:
+  using node_type = Node;
+  using hasher = Hash;
+
+  // An empty table. Throws scaling::invalid_argument when table_size is not a prime >= 2.
+  explicit maglev(maglev_config config = {}, Hash hash = Hash{})
+      : config_(config), hash_(std::move(hash)), modulo_(config.table_size) {
+    if (!is_prime(config_.table_size)) {
+      detail::throw_invalid_argument(component, "table_size", "must be a prime >= 2",
+                                     config_.table_size);
+    }
+  }
+
+  maglev(std::initializer_list<Node> nodes, maglev_config config = {}, Hash hash = Hash{})
+      : maglev(std::ranges::subrange(nodes.begin(), nodes.end()), config, std::move(hash)) {}
+
+  template <std::ranges::input_range R>
+  requires std::convertible_to<std::ranges::range_reference_t<R>, Node>
+  explicit maglev(R&& nodes, maglev_config config = {}, Hash hash = Hash{})
+      : maglev(config, std::move(hash)) {
+    for (auto&& node : nodes)
+      insert(Node(node));
+    rebuild();
+  }
+
+  // Adds `node` and rebuilds the table. Throws scaling::invalid_argument for a duplicate or
+  // when there would be more nodes than table slots. Strong guarantee.
+  void add(const Node& node) {
+    insert(node);
+    try {
+      rebuild();
+    } catch (...) {
+      erase_at(index_of(node));
+      throw;
+    }
+  }
+
+  // Removes `node` and rebuilds. Throws scaling::invalid_argument for a non-member.
+  void remove(const Node& node) {
+    const std::size_t i = index_of(node);
+    if (i == nodes_.size()) {
+      detail::throw_invalid_argument(component, "node", "must be a member to be removed");
+    }
+    erase_at(i);
+    rebuild();
+  }
+
+  template <class Key>
+  requires hasher_for<Hash, Key>
+  [[nodiscard]] const Node& node_for(const Key& key) const { return node_for_hash(key_hash(key)); }
+
+  [[nodiscard]] const Node& node_for_hash(std::uint64_t h) const {
+    if (nodes_.empty()) detail::throw_empty(component);
+    return nodes_[table_[modulo_(h)]];
+  }
+
+  template <class Key>
+  requires hasher_for<Hash, Key>
+  [[nodiscard]] std::uint64_t key_hash(const Key& key) const {
+    return static_cast<std::uint64_t>(hash_(key));
+  }
+
+  // Calls visit(node_index) for the table slots from the key's slot onwards until visit
+  // returns true or every slot was visited once: the fallback order for bounded loads.
+  template <class Visitor>
+  void visit_candidates(std::uint64_t h, Visitor&& visit) const {
+    if (nodes_.empty()) return;
+    const std::size_t size = table_.size();
+    std::size_t at = modulo_(h);
+    for (std::size_t step = 0; step < size; ++step) {
+      if (visit(static_cast<std::size_t>(table_[at]))) return;
+      at = at + 1 == size ? 0 : at + 1;
+    }
+  }
+
+  // The table: entry s is the index (into nodes(), i.e. name order) of slot s's node.
+  [[nodiscard]] const std::vector<std::uint32_t>& table() const noexcept { return table_; }
+  // The members, sorted by name.
+  [[nodiscard]] const std::vector<Node>& nodes() const noexcept { return nodes_; }
+  [[nodiscard]] const Node& node_at(std::size_t index) const {
+    SCALING_ASSERT(index < nodes_.size(), "node index out of range");
+    return nodes_[index];
+  }
+  [[nodiscard]] std::size_t index_of(const Node& node) const {
+    return static_cast<std::size_t>(std::find(nodes_.begin(), nodes_.end(), node) - nodes_.begin());
+  }
+  [[nodiscard]] bool contains(const Node& node) const { return index_of(node) != nodes_.size(); }
+  [[nodiscard]] std::size_t size() const noexcept { return nodes_.size(); }
+  [[nodiscard]] bool empty() const noexcept { return nodes_.empty(); }
+  [[nodiscard]] std::uint32_t table_size() const noexcept { return config_.table_size; }
+
+ private:
+  static constexpr std::string_view component = "scaling::maglev";
+
+  [[nodiscard]] static constexpr bool is_prime(std::uint32_t n) noexcept {
+    if (n < 2) return false;
+    if (n % 2 == 0) return n == 2;
+    for (std::uint64_t d = 3; d * d <= n; d += 2) {
+      if (n % d == 0) return false;
+    }
+    return true;
+  }
+
+  void insert(const Node& node) {
+    if (contains(node))
+      detail::throw_invalid_argument(component, "node", "must not be a duplicate");
+    if (nodes_.size() + 1 > config_.table_size) {
+      detail::throw_invalid_argument(component, "nodes", "must not outnumber table_size",
+                                     nodes_.size() + 1);
+    }
+    std::string name = detail::node_name(node, hash_);
+    // Keep nodes sorted by name: the table depends only on the member set, not on the order
+    // of add() calls.
+    const auto at = std::lower_bound(names_.begin(), names_.end(), name);
+    const auto offset = at - names_.begin();
+    nodes_.insert(nodes_.begin() + offset, node);
+    names_.insert(at, std::move(name));
+  }
+
+  void erase_at(std::size_t i) {
+    nodes_.erase(nodes_.begin() + static_cast<std::ptrdiff_t>(i));
+    names_.erase(names_.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+
+  void rebuild() {
+    const std::uint32_t m = config_.table_size;
+    const std::size_t n = nodes_.size();
+    std::vector<std::uint32_t> table(m, unfilled);
+    if (n > 0) {
+      std::vector<std::uint32_t> next(n);  // each node's current preference, as a slot
+      std::vector<std::uint32_t> skip(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::string& name = names_[i];
+        next[i] = static_cast<std::uint32_t>(XXH64(name.data(), name.size(), 0) % m);
+        skip[i] =
+            m == 1 ? 0
+                   : static_cast<std::uint32_t>(XXH64(name.data(), name.size(), 1) % (m - 1) + 1);
+      }
+      std::uint32_t filled = 0;
+      while (filled < m) {
+        for (std::size_t i = 0; i < n && filled < m; ++i) {
+          std::uint32_t slot = next[i];
+          while (table[slot] != unfilled)
+            slot = advance(slot, skip[i], m);
+          table[slot] = static_cast<std::uint32_t>(i);
+          next[i] = advance(slot, skip[i], m);
+          ++filled;
+        }
+      }
+    }
+    table_ = std::move(table);
+  }
+
+  [[nodiscard]] static std::uint32_t advance(std::uint32_t slot, std::uint32_t skip,
+                                             std::uint32_t m) noexcept {
+    const std::uint64_t sum = std::uint64_t{slot} + skip;
+    return static_cast<std::uint32_t>(sum >= m ? sum - m : sum);
+  }
+
+  static constexpr std::uint32_t unfilled = 0xffffffffu;
+
+  maglev_config config_;
+  [[no_unique_address]] Hash hash_;
+  detail::fast_modulo modulo_;
+  std::vector<Node> nodes_;
+  std::vector<std::string> names_;
+  std::vector<std::uint32_t> table_;
+};
+
+}  // namespace scaling
