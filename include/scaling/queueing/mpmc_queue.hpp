@@ -49,6 +49,15 @@
 #include <scaling/core/config.hpp>
 #include <scaling/core/error.hpp>
 
+// Tuning of the blocking calls: busy-wait attempts, then yielding attempts, before sleeping.
+// Defaults measured on a 2-core machine with 8 threads (see benchmarks/queueing/README.md).
+#ifndef SCALING_MPMC_SPIN
+#define SCALING_MPMC_SPIN 32
+#endif
+#ifndef SCALING_MPMC_YIELD
+#define SCALING_MPMC_YIELD 256
+#endif
+
 namespace scaling {
 
 // A type a queue can store:
@@ -166,9 +175,9 @@ class mpmc_queue {
   [[nodiscard]] std::optional<T> pop() noexcept {
     std::optional<T> result;
     const auto take = [&result](T& value) noexcept { result.emplace(std::move(value)); };
-    for (int spin = 0; spin < spin_limit; ++spin) {
+    for (int spin = 0; spin < spin_limit + yield_limit; ++spin) {
       if (try_consume(take)) return result;
-      detail::cpu_relax();
+      backoff(spin);
     }
     for (;;) {
       if (try_consume(take)) return result;
@@ -235,7 +244,19 @@ class mpmc_queue {
   static constexpr std::uint64_t closed_bit = std::uint64_t{1} << 63;
   // Brief spinning catches the common case of a partner thread a few hundred ns away without
   // a system call; beyond that, sleeping is cheaper than burning a core that may be needed.
-  static constexpr int spin_limit = 128;
+  static constexpr int spin_limit = SCALING_MPMC_SPIN;
+  // Then a few yields: when threads outnumber cores the partner we wait for is often runnable
+  // but not running, and giving it our core lets it fill (or drain) a batch, so we sleep and
+  // wake once per batch instead of once per element.
+  static constexpr int yield_limit = SCALING_MPMC_YIELD;
+
+  static void backoff(int attempt) noexcept {
+    if (attempt < spin_limit) {
+      detail::cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
 
   struct alignas(cache_line_size) slot {
     // Even: free for the producer of lap turn/2. Odd: holds the element of lap turn/2.
@@ -341,10 +362,10 @@ class mpmc_queue {
   template <class... Args>
   bool emplace_nothrow(Args&&... args) noexcept {
     // Arguments are forwarded only by the attempt that succeeds, so retrying is safe.
-    for (int spin = 0; spin < spin_limit; ++spin) {
+    for (int spin = 0; spin < spin_limit + yield_limit; ++spin) {
       if (try_emplace_nothrow(std::forward<Args>(args)...)) return true;
       if (closed()) return false;
-      detail::cpu_relax();
+      backoff(spin);
     }
     for (;;) {
       if (try_emplace_nothrow(std::forward<Args>(args)...)) return true;
