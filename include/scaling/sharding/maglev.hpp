@@ -57,11 +57,12 @@ class maglev {
 
   // An empty table. Throws scaling::invalid_argument when table_size is not a prime >= 2.
   explicit maglev(maglev_config config = {}, Hash hash = Hash{})
-      : config_(config), hash_(std::move(hash)), modulo_(config.table_size) {
+      : config_(config), hash_(std::move(hash)) {
     if (!is_prime(config_.table_size)) {
       detail::throw_invalid_argument(component, "table_size", "must be a prime >= 2",
                                      config_.table_size);
     }
+    modulo_ = detail::fast_modulo{config_.table_size};
   }
 
   maglev(std::initializer_list<Node> nodes, maglev_config config = {}, Hash hash = Hash{})

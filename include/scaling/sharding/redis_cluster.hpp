@@ -216,6 +216,7 @@ class redis_slot_map {
     for (std::uint16_t index : owner_) {
       if (index != unassigned) ++counts[index];
     }
+    if (std::find(counts.begin(), counts.end(), 0U) == counts.end()) return;
     std::vector<std::uint16_t> renumber(nodes_.size(), unassigned);
     std::vector<Node> kept;
     for (std::size_t i = 0; i < nodes_.size(); ++i) {
@@ -223,7 +224,6 @@ class redis_slot_map {
       renumber[i] = static_cast<std::uint16_t>(kept.size());
       kept.push_back(std::move(nodes_[i]));
     }
-    if (kept.size() == nodes_.size()) return;
     for (std::uint16_t& index : owner_) {
       if (index != unassigned) index = renumber[index];
     }

@@ -1,0 +1,40 @@
+// Shared helpers for the sharding tests: key counts scaled for sanitizer builds and load
+// statistics.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <unordered_map>
+
+namespace sharding_test {
+
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+inline constexpr bool slow_build = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+inline constexpr bool slow_build = true;
+#else
+inline constexpr bool slow_build = false;
+#endif
+#else
+inline constexpr bool slow_build = false;
+#endif
+
+// 1M keys normally, 100K under sanitizers; assertion bounds below are valid for both.
+inline constexpr std::uint64_t property_keys = slow_build ? 100'000 : 1'000'000;
+
+// Peak-to-mean of the per-node counts produced by `lookup(key)` for keys 0..keys-1; lookup
+// returns the address of the node (strategies return references into their node list).
+template <class Lookup>
+double peak_to_mean(std::uint64_t keys, std::size_t nodes, Lookup&& lookup) {
+  std::unordered_map<const void*, std::uint64_t> counts;
+  for (std::uint64_t k = 0; k < keys; ++k)
+    ++counts[lookup(k)];
+  std::uint64_t peak = 0;
+  for (const auto& [node, count] : counts)
+    peak = std::max(peak, count);
+  return static_cast<double>(peak) * static_cast<double>(nodes) / static_cast<double>(keys);
+}
+
+}  // namespace sharding_test
