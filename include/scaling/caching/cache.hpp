@@ -1,0 +1,663 @@
+// scaling/caching/cache.hpp: a bounded in-memory cache with pluggable eviction and locking.
+//
+// What it is: `scaling::cache<Key, Value, Eviction, Concurrency>`, a key-value map bounded by
+// entry count (or by total weight with a weigher) that evicts by a policy tag (`lru` default,
+// `lfu`, `fifo`, `clock`, `sieve`, `s3fifo`, `w_tinylfu`), expires entries (after write,
+// after access, or per-entry TTL) on a clock you choose, reports removals to a listener with
+// their cause, and keeps statistics. Reads return copies (`get`) or run a callback under the
+// lock (`visit`), so no reference into the cache ever escapes a lock.
+// When to pick it: in front of anything slower than memory (a database, a service, a
+// computation) when stale-for-a-TTL data is acceptable. Pick the policy from the workload
+// (docs/patterns/application-caching.md); add the loaders in scaling/caching/loading.hpp for
+// read-through, write-through, write-behind and refresh-ahead.
+//
+//   using namespace std::chrono_literals;
+//   scaling::manual_clock clock;
+//   scaling::cache<std::string, int, scaling::w_tinylfu, scaling::sharded<8>> c{
+//       10'000, {.expire_after_write = 5min, .clock = clock}};
+//   c.put("a", 1);
+//   if (auto v = c.get("a")) use(*v);               // a copy
+//
+// Thread safety: as the Concurrency tag says: `single_threaded` none; `mutex_locked` and
+// `sharded<N>` allow any member from any thread. The listener and the weigher run outside and
+// inside the lock respectively: the weigher must not call the cache; the listener may.
+// Complexity: O(1) amortised per operation (one hash lookup, O(1) policy work; expired
+// entries are found on read, by eviction, and by a sweep of two slots per write).
+// Exceptions: bad configuration and bad weights throw scaling::invalid_argument; if copying a
+// key or value throws in `put`, the cache is unchanged (strong guarantee), apart from entries
+// already evicted to make room.
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <boost/unordered/unordered_flat_map.hpp>
+
+#include <scaling/caching/clock.hpp>
+#include <scaling/caching/concurrency.hpp>
+#include <scaling/caching/eviction_policy.hpp>
+#include <scaling/caching/fifo.hpp>
+#include <scaling/caching/lfu.hpp>
+#include <scaling/caching/lru.hpp>
+#include <scaling/caching/s3fifo.hpp>
+#include <scaling/caching/sieve.hpp>
+#include <scaling/caching/w_tinylfu.hpp>
+#include <scaling/core/clock.hpp>
+#include <scaling/core/config.hpp>
+#include <scaling/core/error.hpp>
+#include <scaling/core/hash.hpp>
+#include <scaling/core/stats.hpp>
+
+namespace scaling {
+
+// Why an entry left the cache, as the eviction listener is told.
+enum class removal_cause : std::uint8_t {
+  size,      // evicted by the policy to make room
+  expired,   // its time to live ran out
+  erased,    // erase() or clear()
+  replaced,  // put() stored a new value for the key (the listener sees the old one)
+};
+
+// A snapshot of a cache's counters.
+struct cache_stats {
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t evictions = 0;    // removal_cause::size
+  std::uint64_t expirations = 0;  // removal_cause::expired
+  std::uint64_t puts = 0;
+
+  [[nodiscard]] std::uint64_t requests() const noexcept { return hits + misses; }
+  // hits / (hits + misses), 0 before the first read.
+  [[nodiscard]] double hit_ratio() const noexcept { return scaling::ratio(hits, hits + misses); }
+};
+
+// Any clock_source, type-erased into "nanoseconds since its epoch", so the cache's type does
+// not depend on the clock. Default: std::chrono::steady_clock.
+class cache_clock {
+ public:
+  cache_clock() : now_([] { return std::chrono::steady_clock::now().time_since_epoch(); }) {}
+  template <clock_source Clock>
+  requires(!std::same_as<std::remove_cvref_t<Clock>, cache_clock>)
+      cache_clock(Clock clock)  // NOLINT(google-explicit-constructor): reads as `.clock = clk`
+      : now_([clock = std::move(clock)]() -> std::chrono::nanoseconds {
+          return std::chrono::duration_cast<std::chrono::nanoseconds>(
+              clock.now().time_since_epoch());
+        }) {}
+
+  [[nodiscard]] std::chrono::nanoseconds now() const { return now_(); }
+
+ private:
+  std::function<std::chrono::nanoseconds()> now_;
+};
+
+// Construction options. Durations must be > 0 when given.
+template <class Key, class Value>
+struct cache_options {
+  // An entry expires this long after it was written (put or replaced).
+  std::optional<std::chrono::nanoseconds> expire_after_write{};
+  // An entry expires this long after it was last read or written.
+  std::optional<std::chrono::nanoseconds> expire_after_access{};
+  // Where time comes from (only read when some expiry is in use).
+  cache_clock clock{};
+  // The weight of an entry (>= 1 and <= capacity); when set, capacity is a total weight
+  // (bytes, say). Runs under the segment's lock: it must not call the cache.
+  std::function<std::size_t(const Key&, const Value&)> weigher{};
+  // Told of every removal with its cause; runs after the lock is released, on the thread
+  // whose call caused the removal.
+  std::function<void(const Key&, const Value&, removal_cause)> listener{};
+};
+
+namespace detail {
+
+template <class Key>
+using default_cache_hash =
+    std::conditional_t<default_hashable<Key>, scaling::hash<>, std::hash<Key>>;
+
+template <class P>
+concept eviction_needs_hash =
+    !std::same_as<P, lru> && !std::same_as<P, fifo> && !std::same_as<P, scaling::clock> &&
+    !std::same_as<P, sieve> && !std::same_as<P, lfu>;
+
+template <class Key, class Value>
+struct removal {
+  Key key;
+  Value value;
+  removal_cause cause;
+};
+
+inline constexpr std::int64_t never_expires = std::numeric_limits<std::int64_t>::max();
+
+// One independently locked part of a cache: the map, the slots and the policy state.
+template <class Key, class Value, class Eviction>
+class cache_segment {
+ public:
+  using hasher = default_cache_hash<Key>;
+  using options_type = cache_options<Key, Value>;
+
+  cache_segment(std::size_t capacity, const options_type* options)
+      : options_(options), capacity_(capacity), policy_(capacity) {
+    uses_expiry_ = options_->expire_after_write || options_->expire_after_access;
+    notify_ = static_cast<bool>(options_->listener);
+  }
+
+  [[nodiscard]] static std::uint64_t hash_of(const Key& key) {
+    return static_cast<std::uint64_t>(hasher{}(key));
+  }
+
+  // Reads the entry, calling f(const Value&) on a hit. Returns whether it hit.
+  template <class F>
+  bool read(const Key& key, F&& f) {
+    const auto it = index_.find(key);
+    if (it == index_.end()) {
+      ++stats_.misses;
+      if constexpr (eviction_needs_hash<Eviction>) policy_.on_miss(hash_of(key));
+      return false;
+    }
+    const slot_index s = it->second;
+    entry& e = *slots_[s];
+    if (e.expires_at != never_expires) {
+      const std::int64_t now = now_ns();
+      if (now >= e.expires_at) {
+        remove_slot(s, removal_cause::expired);
+        ++stats_.misses;
+        if constexpr (eviction_needs_hash<Eviction>) policy_.on_miss(hash_of(key));
+        return false;
+      }
+      if (options_->expire_after_access) e.expires_at = deadline(now, e.ttl_ns);
+    }
+    ++stats_.hits;
+    if constexpr (eviction_needs_hash<Eviction>) {
+      policy_.on_hit(s, hash_of(key));
+    } else {
+      policy_.on_hit(s, 0);
+    }
+    std::forward<F>(f)(std::as_const(e.value));
+    return true;
+  }
+
+  [[nodiscard]] bool contains(const Key& key) const {
+    const auto it = index_.find(key);
+    if (it == index_.end()) return false;
+    const entry& e = *slots_[it->second];
+    return e.expires_at == never_expires || now_ns() < e.expires_at;
+  }
+
+  // Inserts or replaces. ttl_ns: 0 = the options' expiry, otherwise this entry's own TTL.
+  template <class K, class V>
+  void write(K&& key, V&& value, std::int64_t ttl_ns) {
+    const std::uint32_t w = weigh(key, value);
+    ++stats_.puts;
+    sweep();
+    const auto it = index_.find(key);
+    if (it != index_.end()) {
+      replace(it->second, std::forward<V>(value), w, ttl_ns);
+      return;
+    }
+    insert(std::forward<K>(key), std::forward<V>(value), w, ttl_ns);
+  }
+
+  bool erase(const Key& key) {
+    const auto it = index_.find(key);
+    if (it == index_.end()) return false;
+    const slot_index s = it->second;
+    const bool live = slots_[s]->expires_at == never_expires || now_ns() < slots_[s]->expires_at;
+    remove_slot(s, live ? removal_cause::erased : removal_cause::expired);
+    return live;
+  }
+
+  void clear() {
+    for (slot_index s = 0; s < slots_.size(); ++s) {
+      if (slots_[s]) release(s, removal_cause::erased);
+    }
+    index_.clear();
+    policy_.clear();
+    weight_ = 0;
+  }
+
+  // Removes every expired entry now (a full scan: for maintenance threads, not the hot path).
+  std::size_t remove_expired() {
+    if (!uses_expiry_) return 0;
+    const std::int64_t now = now_ns();
+    std::size_t removed = 0;
+    for (slot_index s = 0; s < slots_.size(); ++s) {
+      if (slots_[s] && slots_[s]->expires_at <= now) {
+        remove_slot(s, removal_cause::expired);
+        ++removed;
+      }
+    }
+    return removed;
+  }
+
+  [[nodiscard]] std::size_t size() const noexcept { return index_.size(); }
+  [[nodiscard]] std::uint64_t weight() const noexcept { return weight_; }
+  [[nodiscard]] const cache_stats& stats() const noexcept { return stats_; }
+  void reset_stats() noexcept { stats_ = {}; }
+  [[nodiscard]] bool notifies() const noexcept { return notify_; }
+  std::vector<removal<Key, Value>>& pending() noexcept { return pending_; }
+  [[nodiscard]] const typename Eviction::state& policy() const noexcept { return policy_; }
+
+ private:
+  struct entry {
+    Key key;
+    Value value;
+    std::int64_t expires_at;
+    std::int64_t ttl_ns;  // the TTL to re-arm on access (expire_after_access)
+    std::uint32_t weight;
+  };
+
+  [[nodiscard]] std::int64_t now_ns() const { return options_->clock.now().count(); }
+  [[nodiscard]] static std::int64_t deadline(std::int64_t now, std::int64_t ttl) noexcept {
+    return ttl > never_expires - now ? never_expires : now + ttl;
+  }
+
+  template <class K, class V>
+  std::uint32_t weigh(const K& key, const V& value) const {
+    if (!options_->weigher) return 1;
+    const std::size_t w = options_->weigher(key, value);
+    if (w == 0) {
+      detail::throw_invalid_argument("scaling::cache", "weigher result", "must be >= 1", w);
+    }
+    if (w > capacity_ || w > std::numeric_limits<std::uint32_t>::max()) {
+      detail::throw_invalid_argument("scaling::cache", "weigher result",
+                                     "must not exceed the segment capacity", w);
+    }
+    return static_cast<std::uint32_t>(w);
+  }
+
+  // The TTL in force for a write: the entry's own, else expire_after_write / _after_access.
+  [[nodiscard]] std::int64_t ttl_for(std::int64_t own) const noexcept {
+    if (own > 0) return own;
+    if (options_->expire_after_write) return options_->expire_after_write->count();
+    if (options_->expire_after_access) return options_->expire_after_access->count();
+    return 0;
+  }
+
+  template <class V>
+  void replace(slot_index s, V&& value, std::uint32_t w, std::int64_t own_ttl) {
+    entry& e = *slots_[s];
+    if (notify_) {
+      // Copy the old value first: if that throws, nothing has changed.
+      pending_.push_back({e.key, e.value, removal_cause::replaced});
+    }
+    try {
+      e.value = std::forward<V>(value);
+    } catch (...) {
+      if (notify_) pending_.pop_back();
+      throw;
+    }
+    const std::int64_t ttl = ttl_for(own_ttl);
+    if (ttl > 0) uses_expiry_ = true;
+    e.ttl_ns = ttl;
+    e.expires_at = ttl > 0 ? deadline(now_ns(), ttl) : never_expires;
+    const std::uint32_t old_w = e.weight;
+    e.weight = w;
+    weight_ = weight_ - old_w + w;
+    policy_.on_update(s, hash_for_policy(e.key), old_w, w);
+    while (weight_ > capacity_)
+      evict_one(0);
+  }
+
+  template <class K, class V>
+  void insert(K&& key, V&& value, std::uint32_t w, std::int64_t own_ttl) {
+    const std::int64_t ttl = ttl_for(own_ttl);
+    const std::int64_t expires_at = ttl > 0 ? deadline(now_ns(), ttl) : never_expires;
+    const slot_index s = acquire_slot();
+    try {
+      slots_[s].emplace(
+          entry{Key(std::forward<K>(key)), Value(std::forward<V>(value)), expires_at, ttl, w});
+      index_.emplace(slots_[s]->key, s);
+    } catch (...) {
+      slots_[s].reset();
+      free_.push_back(s);
+      throw;
+    }
+    if (ttl > 0) uses_expiry_ = true;
+    // Make room before the policy sees the newcomer, so it can never be its own victim
+    // (CLOCK and SIEVE would otherwise pick it at once).
+    while (weight_ + w > capacity_ && index_.size() > 1)
+      evict_one(w);
+    weight_ += w;
+    policy_.on_insert(s, hash_for_policy(slots_[s]->key), w);
+  }
+
+  [[nodiscard]] std::uint64_t hash_for_policy(const Key& key) const {
+    if constexpr (eviction_needs_hash<Eviction>) {
+      return hash_of(key);
+    } else {
+      return 0;
+    }
+  }
+
+  slot_index acquire_slot() {
+    if (free_.empty()) {
+      const std::size_t n = slots_.size();
+      if (n >= no_slot) {
+        detail::throw_invalid_argument("scaling::cache", "size", "must stay below 2^32 - 1", n);
+      }
+      slots_.emplace_back();
+      free_.reserve(slots_.capacity());
+      policy_.reserve(slots_.capacity());
+      return static_cast<slot_index>(n);
+    }
+    const slot_index s = free_.back();
+    free_.pop_back();
+    return s;
+  }
+
+  void evict_one(std::uint32_t incoming) {
+    const slot_index s = policy_.evict(incoming);
+    SCALING_ASSERT(s != no_slot && slots_[s].has_value(), "policy evicted an empty slot");
+    const entry& e = *slots_[s];
+    const bool expired = e.expires_at != never_expires && now_ns() >= e.expires_at;
+    index_.erase(e.key);
+    release(s, expired ? removal_cause::expired : removal_cause::size);
+  }
+
+  // Removes a slot the policy still tracks.
+  void remove_slot(slot_index s, removal_cause cause) {
+    policy_.on_remove(s);
+    index_.erase(slots_[s]->key);
+    release(s, cause);
+  }
+
+  // Counts, notifies and frees a slot already out of the index and the policy.
+  void release(slot_index s, removal_cause cause) {
+    entry& e = *slots_[s];
+    if (cause == removal_cause::size) ++stats_.evictions;
+    if (cause == removal_cause::expired) ++stats_.expirations;
+    weight_ -= e.weight;
+    if (notify_) {
+      try {
+        pending_.push_back({std::move(e.key), std::move(e.value), cause});
+      } catch (...) {
+        // Out of memory while queueing a notification: the removal itself must complete.
+      }
+    }
+    slots_[s].reset();
+    free_.push_back(s);  // never allocates: reserved to the slot table's capacity
+  }
+
+  // Amortised cleanup: each write looks at the next two slots and drops them if expired, so
+  // expired entries nobody reads give their memory back within ~capacity/2 writes.
+  void sweep() {
+    if (!uses_expiry_ || slots_.empty()) return;
+    std::int64_t now = 0;
+    bool have_now = false;
+    for (int i = 0; i < 2; ++i) {
+      if (sweep_at_ >= slots_.size()) sweep_at_ = 0;
+      const slot_index s = sweep_at_++;
+      if (!slots_[s] || slots_[s]->expires_at == never_expires) continue;
+      if (!have_now) {
+        now = now_ns();
+        have_now = true;
+      }
+      if (slots_[s]->expires_at <= now) remove_slot(s, removal_cause::expired);
+    }
+  }
+
+  const options_type* options_;
+  std::uint64_t capacity_;
+  std::uint64_t weight_ = 0;
+  bool uses_expiry_ = false;
+  bool notify_ = false;
+  slot_index sweep_at_ = 0;
+  boost::unordered_flat_map<Key, slot_index, hasher> index_;
+  std::vector<std::optional<entry>> slots_;
+  std::vector<slot_index> free_;
+  typename Eviction::state policy_;
+  cache_stats stats_;
+  std::vector<removal<Key, Value>> pending_;
+};
+
+// A segment with its lock, on its own cache lines so segments don't share them.
+template <class Segment, class Mutex>
+struct alignas(cache_line_size) locked_segment {
+  template <class... Args>
+  explicit locked_segment(Args&&... args) : segment(std::forward<Args>(args)...) {}
+  [[no_unique_address]] mutable Mutex mutex;
+  Segment segment;
+};
+
+}  // namespace detail
+
+// The cache. See the banner at the top of this header.
+//
+// Template parameters:
+//   Key: copyable, equality-comparable; hashed with scaling::hash when default_hashable
+//        (integers, strings), else std::hash<Key>.
+//   Value: copy-constructible (get returns a copy).
+//   Eviction: an eviction_policy tag (lru, lfu, fifo, clock, sieve, s3fifo, w_tinylfu).
+//   Concurrency: a concurrency_policy tag (single_threaded, mutex_locked, sharded<N>).
+template <class Key, class Value, eviction_policy Eviction = lru,
+          concurrency_policy Concurrency = single_threaded>
+class cache {
+  using segment_type = detail::cache_segment<Key, Value, Eviction>;
+  using holder = detail::locked_segment<segment_type, typename Concurrency::mutex_type>;
+  static constexpr std::size_t segment_count = Concurrency::segments;
+
+ public:
+  using key_type = Key;
+  using mapped_type = Value;
+  using eviction_type = Eviction;
+  using concurrency_type = Concurrency;
+  using options = cache_options<Key, Value>;
+
+  // capacity: the most entries (or, with a weigher, the most total weight) the cache holds;
+  // split evenly across the segments of sharded<N>.
+  // Throws scaling::invalid_argument if capacity is 0 or smaller than the segment count, or a
+  // given expiry duration is <= 0.
+  explicit cache(std::size_t capacity, options opts = {})
+      : options_(std::make_unique<options>(std::move(opts))), capacity_(capacity) {
+    if (capacity == 0) {
+      detail::throw_invalid_argument("scaling::cache", "capacity", "must be >= 1", capacity);
+    }
+    if (capacity < segment_count) {
+      detail::throw_invalid_argument("scaling::cache", "capacity",
+                                     "must be >= the number of segments (sharded<N>)", capacity);
+    }
+    check_duration("expire_after_write", options_->expire_after_write);
+    check_duration("expire_after_access", options_->expire_after_access);
+    segments_.reserve(segment_count);
+    for (std::size_t i = 0; i < segment_count; ++i) {
+      const std::size_t share = capacity / segment_count + (i < capacity % segment_count ? 1 : 0);
+      segments_.push_back(std::make_unique<holder>(share, options_.get()));
+    }
+  }
+
+  cache(const cache&) = delete;
+  cache& operator=(const cache&) = delete;
+
+  // A copy of the value, or nullopt when absent or expired. Counts a hit or a miss.
+  [[nodiscard]] std::optional<Value> get(const Key& key) {
+    std::optional<Value> out;
+    with_segment(key,
+                 [&](segment_type& s) { s.read(key, [&](const Value& v) { out.emplace(v); }); });
+    return out;
+  }
+
+  // Calls f(const Value&) under the lock when the key is present and fresh; returns whether
+  // it did. f must not call this cache. Counts a hit or a miss.
+  template <class F>
+  requires std::invocable<F&, const Value&>
+  bool visit(const Key& key, F&& f) {
+    bool hit = false;
+    with_segment(key, [&](segment_type& s) { hit = s.read(key, f); });
+    return hit;
+  }
+
+  // Stores value under key (replacing any previous value, whose removal the listener sees as
+  // `replaced`). Evicts by the policy when full.
+  // Throws scaling::invalid_argument if the weigher returns 0 or more than the segment's
+  // capacity; rethrows a throwing copy/move of key or value (cache unchanged).
+  template <class K, class V>
+  requires std::constructible_from<Key, K&&> && std::constructible_from<Value, V&&>
+  void put(K&& key, V&& value) { store(std::forward<K>(key), std::forward<V>(value), 0); }
+
+  // As put, with this entry's own time to live (overrides the options' expiry for it).
+  // Throws scaling::invalid_argument if ttl <= 0.
+  template <class K, class V, class Rep, class Period>
+  requires std::constructible_from<Key, K&&> && std::constructible_from<Value, V&&>
+  void put(K&& key, V&& value, std::chrono::duration<Rep, Period> ttl) {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(ttl);
+    if (ns.count() <= 0) {
+      detail::throw_invalid_argument("scaling::cache", "ttl", "must be > 0 ns", ns.count());
+    }
+    store(std::forward<K>(key), std::forward<V>(value), ns.count());
+  }
+
+  // Removes the key; returns whether a fresh entry was removed (listener: `erased`).
+  bool erase(const Key& key) {
+    bool removed = false;
+    with_segment(key, [&](segment_type& s) { removed = s.erase(key); });
+    return removed;
+  }
+
+  // Whether a fresh entry exists. Not a read: no statistics, no policy update.
+  [[nodiscard]] bool contains(const Key& key) const {
+    const holder& h = segment_for(key);
+    std::scoped_lock lock(h.mutex);
+    return h.segment.contains(key);
+  }
+
+  // Entries held, including expired ones not yet cleaned up.
+  [[nodiscard]] std::size_t size() const {
+    std::size_t total = 0;
+    for (const auto& h : segments_) {
+      std::scoped_lock lock(h->mutex);
+      total += h->segment.size();
+    }
+    return total;
+  }
+
+  // Total weight held (== size() without a weigher).
+  [[nodiscard]] std::uint64_t weight() const {
+    std::uint64_t total = 0;
+    for (const auto& h : segments_) {
+      std::scoped_lock lock(h->mutex);
+      total += h->segment.weight();
+    }
+    return total;
+  }
+
+  // The bound given at construction (entries, or total weight with a weigher).
+  [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+
+  // Removes everything (listener: `erased`). Statistics are kept.
+  void clear() {
+    for (auto& h : segments_) {
+      run(*h, [](segment_type& s) { s.clear(); });
+    }
+  }
+
+  // Removes every expired entry now; returns how many. A full scan, for a maintenance thread.
+  std::size_t remove_expired() {
+    std::size_t removed = 0;
+    for (auto& h : segments_) {
+      run(*h, [&](segment_type& s) { removed += s.remove_expired(); });
+    }
+    return removed;
+  }
+
+  // A snapshot of the counters, summed over segments.
+  [[nodiscard]] cache_stats stats() const {
+    cache_stats total;
+    for (const auto& h : segments_) {
+      std::scoped_lock lock(h->mutex);
+      const cache_stats& s = h->segment.stats();
+      total.hits += s.hits;
+      total.misses += s.misses;
+      total.evictions += s.evictions;
+      total.expirations += s.expirations;
+      total.puts += s.puts;
+    }
+    return total;
+  }
+
+  void reset_stats() {
+    for (auto& h : segments_) {
+      std::scoped_lock lock(h->mutex);
+      h->segment.reset_stats();
+    }
+  }
+
+  // Runs f(const Eviction::state&) under the lock of each segment, for tests and diagnostics.
+  template <class F>
+  void inspect_policy(F&& f) const {
+    for (const auto& h : segments_) {
+      std::scoped_lock lock(h->mutex);
+      f(h->segment.policy());
+    }
+  }
+
+ private:
+  static void check_duration(const char* name, const std::optional<std::chrono::nanoseconds>& d) {
+    if (d && d->count() <= 0) {
+      detail::throw_invalid_argument("scaling::cache", name, "must be > 0 ns", d->count());
+    }
+  }
+
+  [[nodiscard]] holder& segment_for(const Key& key) const {
+    if constexpr (segment_count == 1) {
+      return *segments_.front();
+    } else {
+      constexpr int shift = 64 - std::countr_zero(segment_count);
+      const std::uint64_t h = mix64(segment_type::hash_of(key));
+      return *segments_[static_cast<std::size_t>(h >> shift)];
+    }
+  }
+
+  // Converts the arguments to Key and Value first (if they are other types), so the segment
+  // hashes, weighs and compares the stored types only.
+  template <class K, class V>
+  void store(K&& key, V&& value, std::int64_t ttl_ns) {
+    if constexpr (!std::is_same_v<std::remove_cvref_t<K>, Key>) {
+      store(Key(std::forward<K>(key)), std::forward<V>(value), ttl_ns);
+    } else if constexpr (!std::is_same_v<std::remove_cvref_t<V>, Value>) {
+      store(std::forward<K>(key), Value(std::forward<V>(value)), ttl_ns);
+    } else {
+      const Key& k = key;
+      with_segment(k, [&](segment_type& s) {
+        s.write(std::forward<K>(key), std::forward<V>(value), ttl_ns);
+      });
+    }
+  }
+
+  template <class F>
+  void with_segment(const Key& key, F&& f) {
+    run(segment_for(key), std::forward<F>(f));
+  }
+
+  // Runs f on the segment under its lock, then tells the listener about removals with the
+  // lock released (so a listener may call the cache).
+  template <class F>
+  void run(holder& h, F&& f) {
+    std::vector<detail::removal<Key, Value>> removed;
+    {
+      std::scoped_lock lock(h.mutex);
+      std::forward<F>(f)(h.segment);
+      if (h.segment.notifies() && !h.segment.pending().empty()) {
+        removed.swap(h.segment.pending());
+      }
+    }
+    for (const auto& r : removed)
+      options_->listener(r.key, r.value, r.cause);
+  }
+
+  std::unique_ptr<options> options_;
+  std::size_t capacity_;
+  std::vector<std::unique_ptr<holder>> segments_;
+};
+
+}  // namespace scaling

@@ -1,0 +1,206 @@
+// Algorithm-specific behaviour of each eviction policy.
+#include <cstdint>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <scaling/caching/cache.hpp>
+#include <scaling/caching/frequency_sketch.hpp>
+#include <scaling/caching/replay.hpp>
+#include <scaling/caching/trace.hpp>
+
+namespace {
+
+TEST(Fifo, EvictsInInsertionOrderWhateverTheHits) {
+  scaling::cache<int, int, scaling::fifo> c{3};
+  for (int i = 1; i <= 3; ++i)
+    c.put(i, i);
+  EXPECT_TRUE(c.get(1));
+  c.put(4, 4);
+  EXPECT_FALSE(c.contains(1)) << "FIFO ignores the hit on 1";
+  EXPECT_TRUE(c.contains(2));
+}
+
+TEST(Clock, GivesReferencedEntriesASecondChance) {
+  scaling::cache<int, int, scaling::clock> c{3};
+  for (int i = 1; i <= 3; ++i)
+    c.put(i, i);
+  EXPECT_TRUE(c.get(1));
+  c.put(4, 4);  // the hand clears 1's bit and evicts 2
+  EXPECT_TRUE(c.contains(1));
+  EXPECT_FALSE(c.contains(2));
+  c.put(5, 5);  // 3 is next and unreferenced
+  EXPECT_FALSE(c.contains(3));
+  EXPECT_TRUE(c.contains(1));
+}
+
+TEST(Lfu, EvictsTheLeastFrequentThenTheLeastRecent) {
+  scaling::cache<int, int, scaling::lfu> c{3};
+  for (int i = 1; i <= 3; ++i)
+    c.put(i, i);
+  for (int n = 0; n < 3; ++n)
+    EXPECT_TRUE(c.get(1));
+  EXPECT_TRUE(c.get(2));
+  // frequencies: 1 -> 4, 2 -> 2, 3 -> 1
+  c.put(4, 4);
+  EXPECT_FALSE(c.contains(3));
+  EXPECT_TRUE(c.get(4));  // 4 -> 2, and more recent than 2
+  c.put(5, 5);            // lowest bucket is now 2 = {4, 2}: its least recent, 2, goes
+  EXPECT_FALSE(c.contains(2));
+  EXPECT_TRUE(c.contains(1));
+  EXPECT_TRUE(c.contains(4));
+  EXPECT_TRUE(c.contains(5));
+}
+
+TEST(Sieve, HandClearsVisitedBitsAndStaysPut) {
+  scaling::cache<int, int, scaling::sieve> c{4};
+  for (int i = 1; i <= 4; ++i)
+    c.put(i, i);  // queue (head..tail): 4 3 2 1
+  EXPECT_TRUE(c.get(1));
+  EXPECT_TRUE(c.get(2));
+  c.put(5, 5);  // hand: 1 (visited, cleared) -> 2 (cleared) -> 3 evicted; hand stays at 4
+  EXPECT_FALSE(c.contains(3));
+  EXPECT_TRUE(c.contains(1));
+  EXPECT_TRUE(c.contains(2));
+  c.put(6, 6);  // hand at 4: unvisited, evicted (1 and 2 are behind the hand now)
+  EXPECT_FALSE(c.contains(4));
+  EXPECT_TRUE(c.contains(1));
+  c.put(7, 7);  // hand at 5 (newer than 4): unvisited, evicted
+  EXPECT_FALSE(c.contains(5));
+  c.put(8, 8);  // hand at 6: evicted; 1 and 2 survive because their bits were cleared but
+                // the hand has not wrapped yet
+  EXPECT_FALSE(c.contains(6));
+  EXPECT_TRUE(c.contains(1));
+  EXPECT_TRUE(c.contains(2));
+}
+
+TEST(Sieve, NewEntriesAreNotTheirOwnVictims) {
+  scaling::cache<int, int, scaling::sieve> c{2};
+  c.put(1, 1);
+  c.put(2, 2);
+  EXPECT_TRUE(c.get(1));
+  EXPECT_TRUE(c.get(2));
+  c.put(3, 3);  // both visited: the hand clears both, wraps and evicts the oldest (1)
+  EXPECT_TRUE(c.contains(3));
+  EXPECT_FALSE(c.contains(1));
+  EXPECT_TRUE(c.contains(2));
+}
+
+TEST(S3Fifo, OneHitWondersNeverReachMain) {
+  scaling::cache<int, int, scaling::s3fifo> c{100};
+  // A hot set of 50 keys used twice each: they move to main on eviction from small.
+  for (int round = 0; round < 3; ++round) {
+    for (int k = 0; k < 50; ++k) {
+      if (!c.get(k)) c.put(k, k);
+    }
+  }
+  // A scan of 10'000 keys seen once.
+  for (int k = 1000; k < 11'000; ++k) {
+    if (!c.get(k)) c.put(k, k);
+  }
+  int survivors = 0;
+  for (int k = 0; k < 50; ++k)
+    survivors += c.contains(k) ? 1 : 0;
+  EXPECT_EQ(survivors, 50) << "the scan passes through the small FIFO only";
+}
+
+TEST(S3Fifo, GhostHitGoesStraightToMain) {
+  scaling::cache<int, int, scaling::s3fifo> c{10};  // small target = 1 entry
+  for (int k = 1; k <= 10; ++k)
+    c.put(k, k);  // all in small: nothing is a ghost yet
+  c.put(11, 11);  // full: 1 leaves small unused and becomes a ghost
+  EXPECT_FALSE(c.contains(1));
+  c.put(1, 1);  // a ghost: straight into main
+  for (int k = 100; k < 200; ++k)
+    c.put(k, k);  // a scan through small
+  EXPECT_TRUE(c.contains(1)) << "main is not touched by the scan";
+}
+
+template <class Policy>
+double scan_hit_ratio() {
+  // A working set of 200 hot keys (Zipf-ish: key k requested about 200/(k+1) times per round)
+  // interleaved with a long scan of unique keys, in a cache of 400 entries.
+  std::vector<std::uint64_t> keys;
+  std::uint64_t scan = 1'000'000;
+  for (int round = 0; round < 40; ++round) {
+    for (std::uint64_t k = 0; k < 200; ++k) {
+      for (std::uint64_t n = 0; n < 200 / (k + 1); ++n)
+        keys.push_back(k);
+      keys.push_back(scan++);
+      keys.push_back(scan++);
+      keys.push_back(scan++);
+    }
+  }
+  return scaling::replay<Policy>(keys, 400).hit_ratio();
+}
+
+TEST(ScanResistance, FrequencyAwarePoliciesBeatLruUnderAScan) {
+  const double lru = scan_hit_ratio<scaling::lru>();
+  const double tiny = scan_hit_ratio<scaling::w_tinylfu>();
+  const double s3 = scan_hit_ratio<scaling::s3fifo>();
+  EXPECT_GT(tiny, lru + 0.05) << "w_tinylfu " << tiny << " vs lru " << lru;
+  EXPECT_GT(s3, lru + 0.03) << "s3fifo " << s3 << " vs lru " << lru;
+}
+
+TEST(WTinyLfu, SurvivesALoopLargerThanTheCache) {
+  // The LIRS "loop" shape: 1000 keys cycled; a 500-entry LRU never hits, OPT ~50%.
+  std::vector<std::uint64_t> keys;
+  for (int round = 0; round < 30; ++round) {
+    for (std::uint64_t k = 0; k < 1000; ++k)
+      keys.push_back(k);
+  }
+  const auto lru = scaling::replay<scaling::lru>(keys, 500);
+  const auto tiny = scaling::replay<scaling::w_tinylfu>(keys, 500);
+  const auto opt = scaling::belady_hits(keys, 500);
+  EXPECT_EQ(lru.hits, 0u);
+  EXPECT_GT(tiny.hit_ratio(), 0.4);
+  EXPECT_LE(tiny.hits, opt);
+}
+
+TEST(WTinyLfu, KeepsMostOfOptOnTheSharedScanTrace) {
+  const std::string path = SCALING_SOURCE_DIR "/../shared/data/traces/lirs/scan.trace";
+  std::ifstream probe(path);
+  if (!probe) GTEST_SKIP() << "shared traces not found: " << path;
+  const auto keys = scaling::read_trace(path, scaling::trace_format::lirs);
+  const double opt = static_cast<double>(scaling::belady_hits(keys, 1000));
+  EXPECT_EQ(scaling::replay<scaling::lru>(keys, 1000).hits, 0u);
+  EXPECT_GT(static_cast<double>(scaling::replay<scaling::w_tinylfu>(keys, 1000).hits), 0.9 * opt);
+}
+
+TEST(WTinyLfu, HillClimberMovesTheWindow) {
+  // Pure recency (each key reused once, shortly after): a bigger window helps, so the climber
+  // must leave the initial 1% at some point.
+  scaling::cache<std::uint64_t, int, scaling::w_tinylfu> c{1000};
+  std::uint64_t initial = 0;
+  c.inspect_policy([&](const scaling::w_tinylfu::state& s) { initial = s.window_capacity(); });
+  EXPECT_EQ(initial, 10u);
+  std::uint64_t next = 0;
+  for (int i = 0; i < 30'000; ++i) {
+    const std::uint64_t key = (i % 2 == 0) ? next++ : next - 1 - static_cast<std::uint64_t>(i % 7);
+    if (!c.get(key)) c.put(key, 0);
+  }
+  std::uint64_t after = 0;
+  c.inspect_policy([&](const scaling::w_tinylfu::state& s) { after = s.window_capacity(); });
+  EXPECT_NE(after, initial);
+}
+
+TEST(FrequencySketch, CountsSaturatesAndAges) {
+  scaling::frequency_sketch sketch{64};
+  const std::uint64_t key = 12345;
+  EXPECT_EQ(sketch.frequency(key), 0u);
+  for (int i = 0; i < 5; ++i)
+    sketch.increment(key);
+  EXPECT_EQ(sketch.frequency(key), 5u);
+  for (int i = 0; i < 20; ++i)
+    sketch.increment(key);
+  EXPECT_EQ(sketch.frequency(key), 15u) << "4-bit counters saturate at 15";
+  // Drive other keys until the sample size is reached: every counter halves.
+  for (std::uint64_t k = 1; k < sketch.sample_size(); ++k)
+    sketch.increment(k * 7919);
+  EXPECT_LE(sketch.frequency(key), 7u);
+  EXPECT_GE(sketch.frequency(key), 3u);
+}
+
+}  // namespace
