@@ -123,9 +123,12 @@ class outlier_detector {
   }
 
   // Whether member `i` is ejected now.
-  [[nodiscard]] bool ejected(std::size_t i) const {
+  [[nodiscard]] bool ejected(std::size_t i) const { return ejected(i, clock_.now()); }
+  // Whether member `i` is ejected at `now` (lets a caller scanning many members read the clock
+  // once).
+  [[nodiscard]] bool ejected(std::size_t i, time_point now) const {
     SCALING_ASSERT(i < members_.size(), "member index out of range");
-    return is_ejected(members_[i], clock_.now());
+    return is_ejected(members_[i], now);
   }
   // Time until member `i` returns (zero when it is not ejected).
   [[nodiscard]] duration ejected_for(std::size_t i) const {

@@ -330,7 +330,7 @@ class replica_selector {
   // True when fewer than health.panic_threshold_percent of the members are usable.
   [[nodiscard]] bool in_panic() const {
     std::lock_guard lock{mutex_};
-    return detector_.in_panic(usable_count());
+    return detector_.in_panic(usable_count(clock_.now()));
   }
   [[nodiscard]] selector_stats stats() const {
     std::lock_guard lock{mutex_};
@@ -379,10 +379,10 @@ class replica_selector {
     return members_[i].role == replica_role::primary;
   }
 
-  std::size_t usable_count() const {
+  std::size_t usable_count(time_point now) const {
     std::size_t n = 0;
     for (std::size_t i = 0; i < members_.size(); ++i) {
-      if (members_[i].health == replica_health::up && !detector_.ejected(i)) ++n;
+      if (members_[i].health == replica_health::up && !detector_.ejected(i, now)) ++n;
     }
     return n;
   }
@@ -436,7 +436,7 @@ class replica_selector {
           (roles == role_filter::replicas && primary)) {
         continue;
       }
-      if (!panic && (m.health != replica_health::up || detector_.ejected(i))) continue;
+      if (!panic && (m.health != replica_health::up || detector_.ejected(i, now))) continue;
       if (cap != 0 && m.outstanding >= cap) continue;
       if (!primary) {
         const bool fresh =
@@ -457,7 +457,7 @@ class replica_selector {
   ticket select_locked(const read_options& opts) {
     const time_point now = clock_.now();
     const bool panic =
-        options_.health.panic_threshold_percent > 0.0 && detector_.in_panic(usable_count());
+        options_.health.panic_threshold_percent > 0.0 && detector_.in_panic(usable_count(now));
     std::size_t stale = 0;
     bool fallback = false;
     switch (opts.mode) {
