@@ -13,3 +13,11 @@
 #pragma once
 
 #include <scaling/caching/cache.hpp>
+#include <scaling/caching/cache_aside.hpp>
+#include <scaling/caching/loading_cache.hpp>
+#include <scaling/caching/refresh_ahead.hpp>
+#include <scaling/caching/replay.hpp>
+#include <scaling/caching/single_flight.hpp>
+#include <scaling/caching/trace.hpp>
+#include <scaling/caching/write_behind.hpp>
+#include <scaling/caching/xfetch.hpp>
