@@ -227,8 +227,12 @@ TEST(ReplicatedStore, FailedReplicaIsNotReadAndFailoverSkipsIt) {
   for (int i = 0; i < 5; ++i)
     EXPECT_EQ(db.get("k", {.mode = read_mode::replica}).node, 2u);
   EXPECT_EQ(db.failover().new_primary, 2u);
-  // No live replica left: a second failover cannot promote anyone.
+  // No live replica left: a second failover cannot promote anyone, and writes are refused.
   EXPECT_FALSE(db.failover().promoted);
+  const auto refused = db.put("k", 2);
+  EXPECT_FALSE(refused.accepted);
+  EXPECT_EQ(refused.token, scaling::consistency_token{});
+  EXPECT_EQ(db.stats().writes, 1u);
 }
 
 TEST(ReplicatedStore, ConcurrentClientsAreSafe) {

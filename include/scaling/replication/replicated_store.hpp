@@ -77,6 +77,8 @@ struct write_result {
   std::size_t acks = 0;                     // replicas that applied it before the acknowledgement
   std::chrono::nanoseconds commit_wait{0};  // simulated time the acknowledgement waited for them
   bool quorum_met = true;                   // false when sync/quorum found too few live replicas
+  bool accepted = true;  // false when the store has no live primary (a failover found no
+                         // replica to promote): nothing was written, the token is empty
 };
 
 // What a read returns.
@@ -154,7 +156,10 @@ class replicated_store {
   replicated_store(const replicated_store&) = delete;
   replicated_store& operator=(const replicated_store&) = delete;
 
-  // Writes at the primary. Strong guarantee on allocation failure of the log append.
+  // Writes at the primary and appends it to the replication log; returns its token (and, in
+  // sync/quorum mode, the acknowledgement). Not accepted when the store has no live primary.
+  // Exception safety: basic (if copying Key or Value throws, the store stays usable but the
+  // write may be applied at the primary only).
   write_result put(const Key& key, Value value) {
     return write(key, std::optional<Value>{std::move(value)});
   }
@@ -392,6 +397,12 @@ class replicated_store {
     const time_point now = clock_.now();
     catch_up(now);
     node& p = nodes_[primary_];
+    if (!p.alive) {
+      write_result refused;
+      refused.accepted = false;
+      refused.quorum_met = false;
+      return refused;
+    }
     const log_position position = ++next_position_;
     log_.push_back(entry{position, key, std::move(value), now});
     // The primary applies it at once (p.next is unused for the primary).
