@@ -82,9 +82,11 @@ TEST(CacheControl, TargetedFieldIsAStrictDictionary) {
   ASSERT_TRUE(d.has_value());
   EXPECT_EQ(d->max_age, 600s);
   EXPECT_EQ(d->stale_if_error, 30s);
-  EXPECT_TRUE(scaling::parse_targeted_cache_control("no-store")->no_store);
-  EXPECT_TRUE(scaling::parse_targeted_cache_control("no-store=?1")->no_store);
-  EXPECT_FALSE(scaling::parse_targeted_cache_control("no-store=?0")->no_store);
+  for (const char* field : {"no-store", "no-store=?1", "no-store=?0"}) {
+    const auto parsed = scaling::parse_targeted_cache_control(field);
+    ASSERT_TRUE(parsed.has_value()) << field;
+    EXPECT_EQ(parsed->no_store, std::string_view{field} != "no-store=?0") << field;
+  }
   EXPECT_FALSE(scaling::parse_targeted_cache_control("").has_value());
   EXPECT_FALSE(scaling::parse_targeted_cache_control("Max-Age=5").has_value());  // uppercase
   EXPECT_FALSE(scaling::parse_targeted_cache_control("max-age=5 junk").has_value());

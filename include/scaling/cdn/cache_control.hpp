@@ -188,8 +188,9 @@ void for_each_directive(std::string_view field, F&& on) {
         }
         if (!closed) token.malformed = true;
       } else {
+        // '?' is not a tchar, but it starts a Structured Field boolean (?0 / ?1).
         const std::size_t value_start = i;
-        while (i < n && is_tchar(field[i]))
+        while (i < n && (is_tchar(field[i]) || field[i] == '?'))
           ++i;
         token.value.assign(field.substr(value_start, i - value_start));
       }
