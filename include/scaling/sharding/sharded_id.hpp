@@ -149,7 +149,7 @@ class sharded_id_generator {
     const std::uint64_t sequence_mask = detail::low_mask(layout_.sequence_bits);
     std::uint64_t state = state_.load(std::memory_order_acquire);
     for (;;) {
-      const std::uint64_t last_ms = state >> layout_.sequence_bits;
+      const std::uint64_t last_ms = (state & ~issued_flag()) >> layout_.sequence_bits;
       const std::uint64_t sequence = state & sequence_mask;
       std::uint64_t wanted = 0;
       if (!issued_any(state) || now > last_ms) {
