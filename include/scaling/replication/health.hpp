@@ -113,7 +113,8 @@ class outlier_detector {
     ++m.ejections;
     const auto base = std::chrono::duration_cast<duration>(settings_.base_ejection_time);
     const auto cap = std::chrono::duration_cast<duration>(settings_.max_ejection_time);
-    const duration length = (m.ejections >= static_cast<std::uint32_t>(cap / base + 1))
+    // base x ejections, capped; compared by division first so the product cannot overflow.
+    const duration length = static_cast<std::int64_t>(m.ejections) > cap / base
                                 ? cap
                                 : std::min(cap, base * m.ejections);
     m.ejected_until = now + length;
