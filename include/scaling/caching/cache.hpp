@@ -88,8 +88,10 @@ struct cache_stats {
 class cache_clock {
  public:
   cache_clock() : now_([] { return std::chrono::steady_clock::now().time_since_epoch(); }) {}
-  template <clock_source Clock>
-  requires(!std::same_as<std::remove_cvref_t<Clock>, cache_clock>)
+  // The self-type check comes first: checking clock_source<cache_clock> would recurse
+  // through copy_constructible<cache_clock> into this very constructor (Clang rejects that).
+  template <class Clock>
+  requires(!std::same_as<std::remove_cvref_t<Clock>, cache_clock> && clock_source<Clock>)
       cache_clock(Clock clock)  // NOLINT(google-explicit-constructor): reads as `.clock = clk`
       : now_([clock = std::move(clock)]() -> std::chrono::nanoseconds {
           return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -121,9 +123,14 @@ struct cache_options {
 
 namespace detail {
 
+// The index's hash. Integer keys use the identity (std::hash) and let the table mix it (Boost's
+// flat map multiplies non-avalanching hashes): cheaper than XXH3 for 8 bytes and as well
+// spread. Strings use XXH3, faster than std::hash on them. Other keys: std::hash.
+// Shard selection always uses scaling::hash, so keys land on the same segment everywhere.
 template <class Key>
 using default_cache_hash =
-    std::conditional_t<default_hashable<Key>, scaling::hash<>, std::hash<Key>>;
+    std::conditional_t<std::is_integral_v<Key> || std::is_enum_v<Key>, std::hash<Key>,
+                       std::conditional_t<default_hashable<Key>, scaling::hash<>, std::hash<Key>>>;
 
 template <class P>
 concept eviction_needs_hash =
@@ -152,8 +159,14 @@ class cache_segment {
     notify_ = static_cast<bool>(options_->listener);
   }
 
+  // The key's portable hash (scaling::hash where it applies): shard choice and the policies'
+  // sketches and ghosts use it.
   [[nodiscard]] static std::uint64_t hash_of(const Key& key) {
-    return static_cast<std::uint64_t>(hasher{}(key));
+    if constexpr (default_hashable<Key>) {
+      return scaling::hash<>{}(key);
+    } else {
+      return static_cast<std::uint64_t>(std::hash<Key>{}(key));
+    }
   }
 
   // Reads the entry, calling f(const Value&) on a hit. Returns whether it hit.
@@ -165,33 +178,28 @@ class cache_segment {
       if constexpr (eviction_needs_hash<Eviction>) policy_.on_miss(hash_of(key));
       return false;
     }
-    const slot_index s = it->second;
-    entry& e = *slots_[s];
-    if (e.expires_at != never_expires) {
+    node& n = it->second;
+    if (n.expires_at != never_expires) {
       const std::int64_t now = now_ns();
-      if (now >= e.expires_at) {
-        remove_slot(s, removal_cause::expired);
+      if (now >= n.expires_at) {
+        policy_.on_remove(n.slot);
+        release(it, removal_cause::expired);
         ++stats_.misses;
         if constexpr (eviction_needs_hash<Eviction>) policy_.on_miss(hash_of(key));
         return false;
       }
-      if (options_->expire_after_access) e.expires_at = deadline(now, e.ttl_ns);
+      if (options_->expire_after_access) n.expires_at = deadline(now, ttl_[n.slot]);
     }
     ++stats_.hits;
-    if constexpr (eviction_needs_hash<Eviction>) {
-      policy_.on_hit(s, hash_of(key));
-    } else {
-      policy_.on_hit(s, 0);
-    }
-    std::forward<F>(f)(std::as_const(e.value));
+    policy_.on_hit(n.slot, hash_for_policy(key));
+    std::forward<F>(f)(std::as_const(n.value));
     return true;
   }
 
   [[nodiscard]] bool contains(const Key& key) const {
     const auto it = index_.find(key);
     if (it == index_.end()) return false;
-    const entry& e = *slots_[it->second];
-    return e.expires_at == never_expires || now_ns() < e.expires_at;
+    return it->second.expires_at == never_expires || now_ns() < it->second.expires_at;
   }
 
   // Inserts or replaces. ttl_ns: 0 = the options' expiry, otherwise this entry's own TTL.
@@ -202,7 +210,7 @@ class cache_segment {
     sweep();
     const auto it = index_.find(key);
     if (it != index_.end()) {
-      replace(it->second, std::forward<V>(value), w, ttl_ns);
+      replace(it, std::forward<V>(value), w, ttl_ns);
       return;
     }
     insert(std::forward<K>(key), std::forward<V>(value), w, ttl_ns);
@@ -211,17 +219,29 @@ class cache_segment {
   bool erase(const Key& key) {
     const auto it = index_.find(key);
     if (it == index_.end()) return false;
-    const slot_index s = it->second;
-    const bool live = slots_[s]->expires_at == never_expires || now_ns() < slots_[s]->expires_at;
-    remove_slot(s, live ? removal_cause::erased : removal_cause::expired);
+    const node& n = it->second;
+    const bool live = n.expires_at == never_expires || now_ns() < n.expires_at;
+    policy_.on_remove(n.slot);
+    release(it, live ? removal_cause::erased : removal_cause::expired);
     return live;
   }
 
   void clear() {
-    for (slot_index s = 0; s < slots_.size(); ++s) {
-      if (slots_[s]) release(s, removal_cause::erased);
+    if (notify_) {
+      for (auto& [key, n] : index_) {
+        try {
+          pending_.push_back({key, std::move(n.value), removal_cause::erased});
+        } catch (...) {
+          // Out of memory while queueing a notification: the removal itself must complete.
+        }
+      }
     }
     index_.clear();
+    free_.clear();
+    for (slot_index s = 0; s < keys_.size(); ++s) {
+      keys_[s].reset();
+      free_.push_back(s);
+    }
     policy_.clear();
     weight_ = 0;
   }
@@ -230,14 +250,15 @@ class cache_segment {
   std::size_t remove_expired() {
     if (!uses_expiry_) return 0;
     const std::int64_t now = now_ns();
-    std::size_t removed = 0;
-    for (slot_index s = 0; s < slots_.size(); ++s) {
-      if (slots_[s] && slots_[s]->expires_at <= now) {
-        remove_slot(s, removal_cause::expired);
-        ++removed;
-      }
+    std::vector<slot_index> expired;
+    for (const auto& [key, n] : index_) {
+      if (n.expires_at <= now) expired.push_back(n.slot);
     }
-    return removed;
+    for (const slot_index s : expired) {
+      policy_.on_remove(s);
+      release(index_.find(*keys_[s]), removal_cause::expired);
+    }
+    return expired.size();
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return index_.size(); }
@@ -249,13 +270,17 @@ class cache_segment {
   [[nodiscard]] const typename Eviction::state& policy() const noexcept { return policy_; }
 
  private:
-  struct entry {
-    Key key;
+  // The value lives in the index itself, so a hit touches the index and nothing else but the
+  // policy's own arrays. The policy names entries by slot; keys_ maps a slot back to its key
+  // for evictions and sweeps.
+  struct node {
     Value value;
     std::int64_t expires_at;
-    std::int64_t ttl_ns;  // the TTL to re-arm on access (expire_after_access)
     std::uint32_t weight;
+    slot_index slot;
   };
+  using index_type = boost::unordered_flat_map<Key, node, hasher>;
+  using index_iterator = typename index_type::iterator;
 
   [[nodiscard]] std::int64_t now_ns() const { return options_->clock.now().count(); }
   [[nodiscard]] static std::int64_t deadline(std::int64_t now, std::int64_t ttl) noexcept {
@@ -285,26 +310,26 @@ class cache_segment {
   }
 
   template <class V>
-  void replace(slot_index s, V&& value, std::uint32_t w, std::int64_t own_ttl) {
-    entry& e = *slots_[s];
+  void replace(index_iterator it, V&& value, std::uint32_t w, std::int64_t own_ttl) {
+    node& n = it->second;
     if (notify_) {
       // Copy the old value first: if that throws, nothing has changed.
-      pending_.push_back({e.key, e.value, removal_cause::replaced});
+      pending_.push_back({it->first, n.value, removal_cause::replaced});
     }
     try {
-      e.value = std::forward<V>(value);
+      n.value = std::forward<V>(value);
     } catch (...) {
       if (notify_) pending_.pop_back();
       throw;
     }
     const std::int64_t ttl = ttl_for(own_ttl);
     if (ttl > 0) uses_expiry_ = true;
-    e.ttl_ns = ttl;
-    e.expires_at = ttl > 0 ? deadline(now_ns(), ttl) : never_expires;
-    const std::uint32_t old_w = e.weight;
-    e.weight = w;
+    if (options_->expire_after_access) ttl_[n.slot] = ttl;
+    n.expires_at = ttl > 0 ? deadline(now_ns(), ttl) : never_expires;
+    const std::uint32_t old_w = n.weight;
+    n.weight = w;
     weight_ = weight_ - old_w + w;
-    policy_.on_update(s, hash_for_policy(e.key), old_w, w);
+    policy_.on_update(n.slot, hash_for_policy(it->first), old_w, w);
     while (weight_ > capacity_)
       evict_one(0);
   }
@@ -314,25 +339,28 @@ class cache_segment {
     const std::int64_t ttl = ttl_for(own_ttl);
     const std::int64_t expires_at = ttl > 0 ? deadline(now_ns(), ttl) : never_expires;
     const slot_index s = acquire_slot();
+    std::uint64_t hash = 0;
     try {
-      slots_[s].emplace(
-          entry{Key(std::forward<K>(key)), Value(std::forward<V>(value)), expires_at, ttl, w});
-      index_.emplace(slots_[s]->key, s);
+      keys_[s].emplace(key);
+      index_.try_emplace(std::forward<K>(key),
+                         node{Value(std::forward<V>(value)), expires_at, w, s});
+      hash = hash_for_policy(*keys_[s]);
     } catch (...) {
-      slots_[s].reset();
+      keys_[s].reset();
       free_.push_back(s);
       throw;
     }
     if (ttl > 0) uses_expiry_ = true;
+    if (options_->expire_after_access) ttl_[s] = ttl;
     // Make room before the policy sees the newcomer, so it can never be its own victim
     // (CLOCK and SIEVE would otherwise pick it at once).
     while (weight_ + w > capacity_ && index_.size() > 1)
       evict_one(w);
     weight_ += w;
-    policy_.on_insert(s, hash_for_policy(slots_[s]->key), w);
+    policy_.on_insert(s, hash, w);
   }
 
-  [[nodiscard]] std::uint64_t hash_for_policy(const Key& key) const {
+  [[nodiscard]] static std::uint64_t hash_for_policy(const Key& key) {
     if constexpr (eviction_needs_hash<Eviction>) {
       return hash_of(key);
     } else {
@@ -342,13 +370,14 @@ class cache_segment {
 
   slot_index acquire_slot() {
     if (free_.empty()) {
-      const std::size_t n = slots_.size();
+      const std::size_t n = keys_.size();
       if (n >= no_slot) {
         detail::throw_invalid_argument("scaling::cache", "size", "must stay below 2^32 - 1", n);
       }
-      slots_.emplace_back();
-      free_.reserve(slots_.capacity());
-      policy_.reserve(slots_.capacity());
+      keys_.emplace_back();
+      if (options_->expire_after_access) ttl_.resize(keys_.capacity());
+      free_.reserve(keys_.capacity());
+      policy_.reserve(keys_.capacity());
       return static_cast<slot_index>(n);
     }
     const slot_index s = free_.back();
@@ -358,52 +387,52 @@ class cache_segment {
 
   void evict_one(std::uint32_t incoming) {
     const slot_index s = policy_.evict(incoming);
-    SCALING_ASSERT(s != no_slot && slots_[s].has_value(), "policy evicted an empty slot");
-    const entry& e = *slots_[s];
-    const bool expired = e.expires_at != never_expires && now_ns() >= e.expires_at;
-    index_.erase(e.key);
-    release(s, expired ? removal_cause::expired : removal_cause::size);
+    SCALING_ASSERT(s != no_slot && keys_[s].has_value(), "policy evicted an empty slot");
+    const auto it = index_.find(*keys_[s]);
+    const std::int64_t expires_at = it->second.expires_at;
+    const bool expired = expires_at != never_expires && now_ns() >= expires_at;
+    release(it, expired ? removal_cause::expired : removal_cause::size);
   }
 
-  // Removes a slot the policy still tracks.
-  void remove_slot(slot_index s, removal_cause cause) {
-    policy_.on_remove(s);
-    index_.erase(slots_[s]->key);
-    release(s, cause);
-  }
-
-  // Counts, notifies and frees a slot already out of the index and the policy.
-  void release(slot_index s, removal_cause cause) {
-    entry& e = *slots_[s];
+  // Counts, notifies and frees an entry the policy no longer tracks.
+  void release(index_iterator it, removal_cause cause) {
+    node& n = it->second;
+    const slot_index s = n.slot;
     if (cause == removal_cause::size) ++stats_.evictions;
     if (cause == removal_cause::expired) ++stats_.expirations;
-    weight_ -= e.weight;
+    weight_ -= n.weight;
     if (notify_) {
       try {
-        pending_.push_back({std::move(e.key), std::move(e.value), cause});
+        pending_.push_back({std::move(*keys_[s]), std::move(n.value), cause});
       } catch (...) {
         // Out of memory while queueing a notification: the removal itself must complete.
       }
     }
-    slots_[s].reset();
+    index_.erase(it);
+    keys_[s].reset();
     free_.push_back(s);  // never allocates: reserved to the slot table's capacity
   }
 
   // Amortised cleanup: each write looks at the next two slots and drops them if expired, so
   // expired entries nobody reads give their memory back within ~capacity/2 writes.
   void sweep() {
-    if (!uses_expiry_ || slots_.empty()) return;
+    if (!uses_expiry_ || keys_.empty()) return;
     std::int64_t now = 0;
     bool have_now = false;
     for (int i = 0; i < 2; ++i) {
-      if (sweep_at_ >= slots_.size()) sweep_at_ = 0;
+      if (sweep_at_ >= keys_.size()) sweep_at_ = 0;
       const slot_index s = sweep_at_++;
-      if (!slots_[s] || slots_[s]->expires_at == never_expires) continue;
+      if (!keys_[s]) continue;
+      const auto it = index_.find(*keys_[s]);
+      if (it->second.expires_at == never_expires) continue;
       if (!have_now) {
         now = now_ns();
         have_now = true;
       }
-      if (slots_[s]->expires_at <= now) remove_slot(s, removal_cause::expired);
+      if (it->second.expires_at <= now) {
+        policy_.on_remove(s);
+        release(it, removal_cause::expired);
+      }
     }
   }
 
@@ -413,8 +442,9 @@ class cache_segment {
   bool uses_expiry_ = false;
   bool notify_ = false;
   slot_index sweep_at_ = 0;
-  boost::unordered_flat_map<Key, slot_index, hasher> index_;
-  std::vector<std::optional<entry>> slots_;
+  index_type index_;
+  std::vector<std::optional<Key>> keys_;
+  std::vector<std::int64_t> ttl_;  // per slot, the TTL to re-arm on access (expire_after_access)
   std::vector<slot_index> free_;
   typename Eviction::state policy_;
   cache_stats stats_;
