@@ -1,0 +1,713 @@
+// scaling/cdn/edge_cache.hpp: an HTTP edge cache (one CDN cache server) in front of an origin.
+//
+// What it is: `scaling::edge_cache<Key, Response>` answers requests for URLs from memory when
+// the stored response is fresh (RFC 9111), and otherwise from its origin, which may be a real
+// HTTP server, an in-process function, or another edge cache (a shield tier, see
+// `as_origin`). What Varnish, nginx and the CDNs do, it does:
+//   - fresh hit; stale-while-revalidate (serve stale, one background refresh per key);
+//     stale-if-error (serve stale while the origin fails or returns 5xx);
+//   - a miss is fetched once however many requests wait for it (the waiting list); the
+//     waiters share the response when it is cacheable;
+//   - conditional revalidation with If-None-Match / If-Modified-Since, a 304 refreshing the
+//     stored entry;
+//   - short negative caching of origin errors, so a failing origin is not stampeded;
+//   - hit-for-miss: a URL whose response was uncacheable is remembered, and its requests go
+//     to the origin in parallel instead of queueing behind each other;
+//   - Vary: Accept-Encoding (normalised to br / gzip / identity); a Vary on any other
+//     request header makes the response uncacheable here;
+//   - `Age` on every response served from cache; memory bounded in bytes (LRU);
+//   - purge by URL, by surrogate key (tag), by prefix, and everything; soft purge marks
+//     entries stale but keeps them usable for stale-while-revalidate and stale-if-error.
+//
+// When to pick it: static and semi-static content behind a slower origin, in process (tests,
+// simulations, an application-level HTTP cache) or inside `edge_server`. Not a private
+// browser cache: it applies the shared-cache rules (see cache_control.hpp).
+//
+//   scaling::edge_cache<std::string, scaling::http_response> edge{{
+//       .capacity_bytes = 256 << 20,
+//       .origin = [](const scaling::origin_request& r) { return fetch_from_origin(r); }}};
+//   auto result = edge.get({.key = "/img/logo.png"});
+//   // result.response (with Age), result.status: hit, miss, stale, revalidated, pass, error
+//   edge.purge_tag("product-42");
+//
+// Thread safety: every member may be called from any thread. Storage is a mutex-locked
+// scaling::cache; the waiting list and the purge indexes have their own locks; the origin is
+// called with no lock held. Complexity: a hit is one hash lookup and a response copy.
+// Exceptions: an origin that throws counts as unreachable (like a connection failure).
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <scaling/caching/cache.hpp>
+#include <scaling/cdn/cache_control.hpp>
+#include <scaling/cdn/detail/background_worker.hpp>
+#include <scaling/cdn/detail/purge_index.hpp>
+#include <scaling/cdn/http_response.hpp>
+#include <scaling/core/error.hpp>
+#include <scaling/core/stats.hpp>
+
+namespace scaling {
+
+// How a request was answered.
+enum class cache_status : std::uint8_t {
+  hit,          // fresh copy from the cache (or a cached origin error)
+  miss,         // fetched from the origin (possibly shared with other waiting requests)
+  stale,        // a stale copy: while revalidating in the background, or the origin failed
+  revalidated,  // the origin confirmed the stored copy (304) and it was served
+  pass,         // not cacheable: fetched from the origin for this request alone
+  error,        // origin unreachable and no usable copy: a synthesised 502 or 504
+};
+
+// The X-Cache value for a status: HIT, MISS or STALE.
+[[nodiscard]] constexpr std::string_view x_cache_value(cache_status status) noexcept {
+  switch (status) {
+    case cache_status::hit:
+    case cache_status::revalidated:
+      return "HIT";
+    case cache_status::stale:
+      return "STALE";
+    default:
+      return "MISS";
+  }
+}
+
+// The request fields an edge cache keys and decides on.
+struct edge_request {
+  std::string key;                   // the cache key: usually scheme + host + path + query
+  std::string_view accept_encoding;  // for Vary: Accept-Encoding
+  std::string_view cache_control;    // request directives (no-cache, no-store)
+  std::string_view if_none_match;    // a client's validators, forwarded on pass-through
+  bool has_authorization = false;
+};
+
+// What the edge asks its origin for: the key, and validators when it holds a copy.
+struct origin_request {
+  std::string key;
+  std::string accept_encoding;
+  std::string if_none_match;      // the stored ETag, when revalidating
+  std::string if_modified_since;  // the stored Last-Modified, when revalidating
+};
+
+// The origin: returns the response, or nullopt when it is unreachable (connection refused,
+// timeout). An exception counts as unreachable.
+template <class Response>
+using origin_fetch = std::function<std::optional<Response>(const origin_request&)>;
+
+template <class Response>
+struct edge_options {
+  // The bound on stored responses and keys, in bytes (Response::size_bytes() + key sizes).
+  std::size_t capacity_bytes = std::size_t{64} << 20;
+  origin_fetch<Response> origin{};
+  // Wall time (Date, Expires and Age are wall-clock values). Tests pass a manual_clock whose
+  // time_since_epoch is read as Unix time.
+  cache_clock clock{std::chrono::system_clock{}};
+  // How long an origin 5xx is served from cache when no stale copy can be served instead.
+  std::chrono::seconds negative_ttl{5};
+  // How long a URL whose response was uncacheable skips the waiting list.
+  std::chrono::seconds hit_for_miss_ttl{60};
+  // How long an entry with validators (ETag / Last-Modified) is kept after it can no longer
+  // be served, so that it can be revalidated with a cheap 304 instead of a full fetch.
+  std::chrono::seconds keep_for_revalidation{std::chrono::hours{1}};
+  freshness_options freshness{};
+  // Runs stale-while-revalidate refreshes; default: one background thread of the cache's own.
+  // A custom executor must run every task before the cache is destroyed.
+  std::function<void(std::function<void()>)> background{};
+};
+
+// The answer to one request.
+template <class Response>
+struct edge_result {
+  Response response;  // with Age when served from cache
+  cache_status status = cache_status::miss;
+  std::chrono::seconds age{0};
+  bool coalesced = false;  // answered by another request's origin fetch
+};
+
+// Counters; origin_offload() = 1 - origin fetches / requests.
+struct edge_stats {
+  std::uint64_t requests = 0;
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t stale_while_revalidate = 0;
+  std::uint64_t stale_if_error = 0;
+  std::uint64_t revalidated = 0;  // 304s that refreshed a stored copy
+  std::uint64_t passes = 0;
+  std::uint64_t errors = 0;  // synthesised 502/504
+  std::uint64_t origin_fetches = 0;
+  std::uint64_t coalesced = 0;  // requests answered by another request's fetch
+  std::uint64_t background_refreshes = 0;
+  std::uint64_t purged = 0;  // entries removed or soft-purged by purge calls
+
+  [[nodiscard]] double hit_ratio() const noexcept {
+    return ratio(hits + stale_while_revalidate + stale_if_error + revalidated, requests);
+  }
+  [[nodiscard]] double origin_offload() const noexcept {
+    return requests == 0 ? 0.0 : 1.0 - ratio(origin_fetches, requests);
+  }
+};
+
+// Keys are strings (URLs): they are stored, ordered for prefix purge, and extended with a
+// variant suffix for Vary.
+template <class Key>
+concept edge_key = std::convertible_to<const Key&, std::string_view>;
+
+template <edge_key Key = std::string, edge_response Response = http_response>
+class edge_cache {
+ public:
+  using key_type = Key;
+  using response_type = Response;
+  using options = edge_options<Response>;
+  using result = edge_result<Response>;
+
+  // Throws scaling::invalid_argument when capacity_bytes is 0, origin is empty, or a TTL is
+  // negative.
+  explicit edge_cache(options opts)
+      : opts_(validate(std::move(opts))),
+        storage_(opts_.capacity_bytes, storage_options()),
+        worker_(opts_.background ? nullptr : std::make_unique<detail::background_worker>()) {}
+
+  edge_cache(const edge_cache&) = delete;
+  edge_cache& operator=(const edge_cache&) = delete;
+
+  // Waits for background refreshes still running.
+  ~edge_cache() {
+    std::unique_lock lock{flights_mutex_};
+    background_done_.wait(lock, [this] { return background_running_ == 0; });
+  }
+
+  // Answers one request: from cache when possible, else from the origin (once per key).
+  [[nodiscard]] result get(const edge_request& request) {
+    count(&edge_stats::requests);
+    const auto now = wall_now();
+    const cache_directives request_directives = parse_cache_control(request.cache_control);
+    const bool client_forbids_cache = request_directives.no_cache || request_directives.no_store;
+
+    auto primary = storage_.get(request.key);
+    if (primary && (*primary)->kind == entry_kind::hit_for_miss && now < (*primary)->pass_until) {
+      return pass(request);
+    }
+    std::string object_key = request.key;
+    std::optional<entry_ptr> object = primary;
+    if (primary && (*primary)->kind == entry_kind::vary_marker) {
+      object_key = variant_key(request.key, request.accept_encoding);
+      object = storage_.get(object_key);
+    }
+    if (object &&
+        ((*object)->kind == entry_kind::object || (*object)->kind == entry_kind::negative)) {
+      const entry& e = **object;
+      if (!client_forbids_cache && e.is_fresh(now)) {
+        count(&edge_stats::hits);
+        return served(e, now, cache_status::hit);
+      }
+      if (!client_forbids_cache && e.kind == entry_kind::object &&
+          e.usable_while_revalidating(now)) {
+        count(&edge_stats::stale_while_revalidate);
+        refresh_in_background(request, object_key, *object);
+        return served(e, now, cache_status::stale);
+      }
+    } else {
+      object.reset();
+    }
+    return fetch_coalesced(request, object_key, object ? *object : entry_ptr{});
+  }
+
+  // Removes the stored responses for `key` (all its variants). Returns how many.
+  std::size_t purge(std::string_view key) {
+    std::vector<std::string> keys = index_.keys_with_prefix(variant_prefix(key));
+    keys.emplace_back(key);
+    return erase_all(keys);
+  }
+  // Removes every stored response whose key starts with `prefix`.
+  std::size_t purge_prefix(std::string_view prefix) {
+    return erase_all(index_.keys_with_prefix(prefix));
+  }
+  // Removes every stored response tagged `tag` (Surrogate-Key); cost ~ the tagged entries.
+  std::size_t purge_tag(std::string_view tag) { return erase_all(index_.keys_with_tag(tag)); }
+  // Removes everything.
+  std::size_t purge_all() { return erase_all(index_.all_keys()); }
+
+  // Soft purge: marks the entries stale now; they may still be served under their
+  // stale-while-revalidate and stale-if-error permissions while a fresh copy is fetched.
+  std::size_t soft_purge(std::string_view key) {
+    std::vector<std::string> keys = index_.keys_with_prefix(variant_prefix(key));
+    keys.emplace_back(key);
+    return mark_stale(keys);
+  }
+  std::size_t soft_purge_prefix(std::string_view prefix) {
+    return mark_stale(index_.keys_with_prefix(prefix));
+  }
+  std::size_t soft_purge_tag(std::string_view tag) { return mark_stale(index_.keys_with_tag(tag)); }
+
+  [[nodiscard]] edge_stats stats() const {
+    const std::lock_guard lock{stats_mutex_};
+    return stats_;
+  }
+  // Stored entries (responses, Vary markers and hit-for-miss markers).
+  [[nodiscard]] std::size_t size() const { return storage_.size(); }
+  // Bytes in use, against capacity_bytes.
+  [[nodiscard]] std::uint64_t bytes() const { return storage_.weight(); }
+  [[nodiscard]] std::size_t capacity_bytes() const noexcept { return opts_.capacity_bytes; }
+  [[nodiscard]] bool contains(std::string_view key) const {
+    return storage_.contains(std::string{key});
+  }
+
+ private:
+  enum class entry_kind : std::uint8_t { object, negative, vary_marker, hit_for_miss };
+
+  struct entry {
+    entry_kind kind = entry_kind::object;
+    Response response{};
+    freshness fresh{};
+    std::vector<std::string> tags;
+    std::uint64_t generation = 0;
+    std::optional<std::chrono::sys_seconds> soft_purged_at;
+    std::chrono::sys_seconds pass_until{};  // hit_for_miss
+    std::chrono::sys_seconds negative_until{};
+
+    [[nodiscard]] bool is_fresh(std::chrono::sys_seconds now) const {
+      if (kind == entry_kind::negative) return now < negative_until;
+      return !soft_purged_at && fresh.is_fresh(now);
+    }
+    // Staleness counts from the purge for a soft-purged entry that was still fresh.
+    [[nodiscard]] freshness effective() const {
+      freshness f = fresh;
+      if (soft_purged_at && f.is_fresh(*soft_purged_at)) {
+        f.lifetime = f.current_age(*soft_purged_at);
+      }
+      return f;
+    }
+    [[nodiscard]] bool usable_while_revalidating(std::chrono::sys_seconds now) const {
+      const freshness f = effective();
+      return !f.never_stale && f.stale_while_revalidate > std::chrono::seconds{0} &&
+             f.staleness(now) <= f.stale_while_revalidate;
+    }
+    [[nodiscard]] bool usable_on_error(std::chrono::sys_seconds now) const {
+      return kind == entry_kind::object && effective().usable_on_error(now);
+    }
+  };
+  using entry_ptr = std::shared_ptr<const entry>;
+
+  struct flight {
+    std::optional<result> outcome;
+    bool shareable = false;  // false: waiters fetch for themselves (uncacheable response)
+    bool done = false;
+    std::condition_variable ready;
+  };
+
+  using storage_type = cache<std::string, entry_ptr, lru, mutex_locked>;
+
+  static options validate(options opts) {
+    constexpr std::string_view component = "scaling::edge_cache";
+    if (opts.capacity_bytes == 0) {
+      detail::throw_invalid_argument(component, "capacity_bytes", "must be > 0",
+                                     opts.capacity_bytes);
+    }
+    if (!opts.origin) detail::throw_invalid_argument(component, "origin", "must be set");
+    for (const auto& [name, value] :
+         {std::pair{"negative_ttl", opts.negative_ttl},
+          std::pair{"hit_for_miss_ttl", opts.hit_for_miss_ttl},
+          std::pair{"keep_for_revalidation", opts.keep_for_revalidation}}) {
+      if (value < std::chrono::seconds{0}) {
+        detail::throw_invalid_argument(component, name, "must be >= 0 seconds", value.count());
+      }
+    }
+    return opts;
+  }
+
+  typename storage_type::options storage_options() {
+    typename storage_type::options o;
+    o.clock = opts_.clock;
+    o.weigher = [](const std::string& key, const entry_ptr& e) -> std::size_t {
+      return key.size() + sizeof(entry) + e->response.size_bytes() + 64;
+    };
+    o.listener = [this](const std::string& key, const entry_ptr& e, removal_cause cause) {
+      if (cause != removal_cause::replaced) index_.remove(key, e->generation);
+    };
+    return o;
+  }
+
+  [[nodiscard]] std::chrono::sys_seconds wall_now() const {
+    return std::chrono::sys_seconds{std::chrono::floor<std::chrono::seconds>(opts_.clock.now())};
+  }
+
+  void count(std::uint64_t edge_stats::*field, std::uint64_t n = 1) {
+    const std::lock_guard lock{stats_mutex_};
+    stats_.*field += n;
+  }
+
+  static std::string variant_prefix(std::string_view key) {
+    std::string prefix{key};
+    prefix.push_back('\0');
+    return prefix;
+  }
+  // Accept-Encoding normalised the way CDNs do, so variants stay few.
+  static std::string_view normalized_encoding(std::string_view accept_encoding) {
+    const auto has = [accept_encoding](std::string_view coding) {
+      return accept_encoding.find(coding) != std::string_view::npos;
+    };
+    if (has("br")) return "br";
+    if (has("gzip")) return "gzip";
+    return "identity";
+  }
+  static std::string variant_key(std::string_view key, std::string_view accept_encoding) {
+    std::string out = variant_prefix(key);
+    out.append(normalized_encoding(accept_encoding));
+    return out;
+  }
+
+  result served(const entry& e, std::chrono::sys_seconds now, cache_status status) const {
+    result out{e.response, status, e.fresh.current_age(now), false};
+    out.response.set_header("Age", std::to_string(out.age.count()));
+    return out;
+  }
+
+  // The caching-relevant fields of a response, owned, so a response_view can point at them.
+  struct response_fields {
+    explicit response_fields(const Response& r)
+        : status(r.status()),
+          cache_control(r.header("Cache-Control")),
+          cdn_cache_control(r.header("CDN-Cache-Control")),
+          expires(r.header("Expires")),
+          date(r.header("Date")),
+          age(r.header("Age")),
+          last_modified(r.header("Last-Modified")),
+          etag(r.header("ETag")),
+          vary(r.header("Vary")),
+          set_cookie(r.header("Set-Cookie")) {}
+
+    [[nodiscard]] response_view view() const noexcept {
+      return {.status = status,
+              .cache_control = cache_control,
+              .cdn_cache_control = cdn_cache_control,
+              .expires = expires,
+              .date = date,
+              .age = age,
+              .last_modified = last_modified,
+              .etag = etag,
+              .vary = vary,
+              .has_set_cookie = !set_cookie.empty()};
+    }
+
+    int status;
+    std::string cache_control, cdn_cache_control, expires, date, age, last_modified, etag, vary,
+        set_cookie;
+  };
+
+  freshness evaluate(const edge_request& request, const Response& r,
+                     std::chrono::sys_seconds request_time,
+                     std::chrono::sys_seconds response_time) const {
+    const response_fields fields{r};
+    return evaluate_response({.method = "GET",
+                              .cache_control = request.cache_control,
+                              .has_authorization = request.has_authorization},
+                             fields.view(), request_time, response_time, opts_.freshness);
+  }
+
+  static bool has_validators(const Response& r) {
+    return !std::string(r.header("ETag")).empty() ||
+           !std::string(r.header("Last-Modified")).empty();
+  }
+
+  std::optional<Response> call_origin(const origin_request& request) {
+    count(&edge_stats::origin_fetches);
+    try {
+      return opts_.origin(request);
+    } catch (...) {
+      return std::nullopt;
+    }
+  }
+
+  result pass(const edge_request& request) {
+    count(&edge_stats::passes);
+    auto response = call_origin({.key = std::string{request.key},
+                                 .accept_encoding = std::string{request.accept_encoding},
+                                 .if_none_match = std::string{request.if_none_match}});
+    if (!response) {
+      count(&edge_stats::errors);
+      return {synthesized(502), cache_status::error, {}, false};
+    }
+    return {std::move(*response), cache_status::pass, {}, false};
+  }
+
+  static Response synthesized(int status) {
+    Response r{};
+    if constexpr (requires { r.set_status(status); }) r.set_status(status);
+    r.set_header("Cache-Control", "no-store");
+    return r;
+  }
+
+  // The waiting list: the first request for a key fetches, the others wait for its result.
+  result fetch_coalesced(const edge_request& request, const std::string& object_key,
+                         const entry_ptr& stored) {
+    std::shared_ptr<flight> f;
+    bool leader = false;
+    {
+      std::unique_lock lock{flights_mutex_};
+      auto& slot = flights_[object_key];
+      if (!slot) {
+        slot = std::make_shared<flight>();
+        leader = true;
+      }
+      f = slot;
+      if (!leader) {
+        f->ready.wait(lock, [&f] { return f->done; });
+        if (f->shareable) {
+          count(&edge_stats::coalesced);
+          result shared = *f->outcome;
+          shared.coalesced = true;
+          return shared;
+        }
+      }
+    }
+    if (!leader) return pass(request);  // the response was not cacheable: fetch our own
+    auto [outcome, shareable] = fetch_and_store(request, object_key, stored);
+    {
+      const std::lock_guard lock{flights_mutex_};
+      f->outcome = outcome;
+      f->shareable = shareable;
+      f->done = true;
+      flights_.erase(object_key);
+    }
+    f->ready.notify_all();
+    return outcome;
+  }
+
+  void refresh_in_background(const edge_request& request, const std::string& object_key,
+                             const entry_ptr& stored) {
+    auto f = std::make_shared<flight>();
+    {
+      const std::lock_guard lock{flights_mutex_};
+      auto& slot = flights_[object_key];
+      if (slot) return;  // a fetch for this key is already under way
+      slot = f;
+      ++background_running_;
+    }
+    count(&edge_stats::background_refreshes);
+    auto task = [this, f, object_key, stored, key = std::string{request.key},
+                 accept = std::string{request.accept_encoding}] {
+      const edge_request owned{.key = key, .accept_encoding = accept};
+      auto [outcome, shareable] = fetch_and_store(owned, object_key, stored);
+      {
+        const std::lock_guard lock{flights_mutex_};
+        f->outcome = std::move(outcome);
+        f->shareable = shareable;
+        f->done = true;
+        flights_.erase(object_key);
+        --background_running_;
+      }
+      f->ready.notify_all();
+      background_done_.notify_all();
+    };
+    if (opts_.background) {
+      opts_.background(std::move(task));
+    } else {
+      worker_->submit(std::move(task));
+    }
+  }
+
+  // Fetches from the origin (conditionally when a copy is stored) and stores what may be
+  // stored. Returns the answer and whether waiting requests may share it.
+  std::pair<result, bool> fetch_and_store(const edge_request& request,
+                                          const std::string& object_key, const entry_ptr& stored) {
+    origin_request out{.key = std::string{request.key},
+                       .accept_encoding = std::string{request.accept_encoding}};
+    if (stored && stored->kind == entry_kind::object) {
+      out.if_none_match = stored->response.header("ETag");
+      out.if_modified_since = stored->response.header("Last-Modified");
+    }
+    const auto request_time = wall_now();
+    std::optional<Response> response = call_origin(out);
+    const auto response_time = wall_now();
+
+    const bool origin_failed = !response || response->status() >= 500;
+    if (origin_failed) {
+      if (stored && stored->usable_on_error(response_time)) {
+        count(&edge_stats::stale_if_error);
+        return {served(*stored, response_time, cache_status::stale), true};
+      }
+      if (!response) {
+        count(&edge_stats::errors);
+        // 504 when a copy exists but may not be served stale (must-revalidate).
+        const bool had_copy = stored && stored->kind == entry_kind::object;
+        return {result{synthesized(had_copy ? 504 : 502), cache_status::error, {}, false}, true};
+      }
+      count(&edge_stats::misses);
+      store_negative(request.key, *response, response_time);
+      return {result{std::move(*response), cache_status::miss, {}, false}, true};
+    }
+
+    if (response->status() == 304 && stored && stored->kind == entry_kind::object) {
+      Response merged = stored->response;
+      if constexpr (requires { response->headers(); }) {
+        for (const auto& [name, value] : response->headers()) {
+          if (detail::iequals(name, "Content-Length") ||
+              detail::iequals(name, "Content-Encoding") || detail::iequals(name, "Content-Range") ||
+              detail::iequals(name, "ETag")) {
+            continue;
+          }
+          merged.set_header(name, value);
+        }
+      }
+      const freshness f = evaluate(request, merged, request_time, response_time);
+      if (f.storable()) store_object(object_key, merged, f, response_time);
+      count(&edge_stats::revalidated);
+      result answer{std::move(merged), cache_status::revalidated, f.current_age(response_time),
+                    false};
+      answer.response.set_header("Age", std::to_string(answer.age.count()));
+      return {std::move(answer), true};
+    }
+
+    const freshness f = evaluate(request, *response, request_time, response_time);
+    const auto vary = parse_vary(std::string(response->header("Vary")));
+    const bool vary_supported = std::all_of(
+        vary.begin(), vary.end(), [](const std::string& v) { return v == "accept-encoding"; });
+    if (f.storable() && vary_supported) {
+      const std::string key =
+          vary.empty() ? request.key : variant_key(request.key, request.accept_encoding);
+      if (!vary.empty()) store_vary_marker(request.key);
+      store_object(key, *response, f, response_time);
+      count(&edge_stats::misses);
+      return {result{std::move(*response), cache_status::miss, {}, false}, true};
+    }
+    // Uncacheable. Remember it when the response itself says so (not when only this request
+    // was special, e.g. it carried Authorization), so later requests skip the waiting list.
+    count(&edge_stats::passes);
+    const bool response_says_so =
+        !vary_supported || f.verdict == store_verdict::no_store ||
+        f.verdict == store_verdict::private_response || f.verdict == store_verdict::set_cookie ||
+        f.verdict == store_verdict::vary_star || f.verdict == store_verdict::status_not_cacheable;
+    const cache_directives request_directives = parse_cache_control(request.cache_control);
+    if (response_says_so && !request_directives.no_store) {
+      store_hit_for_miss(request.key, response_time);
+    }
+    return {result{std::move(*response), cache_status::pass, {}, false}, false};
+  }
+
+  void put_entry(const std::string& key, std::shared_ptr<entry> e, std::chrono::seconds ttl) {
+    e->generation = next_generation_.fetch_add(1, std::memory_order_relaxed);
+    index_.add(key, e->generation, e->tags);
+    try {
+      storage_.put(key, entry_ptr{e}, std::max(ttl, std::chrono::seconds{1}));
+    } catch (...) {
+      index_.remove(key, e->generation);  // larger than the whole cache: not stored
+    }
+  }
+
+  void store_object(const std::string& key, const Response& response, const freshness& f,
+                    std::chrono::sys_seconds now) {
+    auto e = std::make_shared<entry>();
+    e->kind = entry_kind::object;
+    e->response = response;
+    e->response.remove_header("Age");  // our own Age is computed on every hit
+    e->fresh = f;
+    e->tags = parse_surrogate_keys(std::string(response.header("Surrogate-Key")));
+    const auto keep =
+        has_validators(response) ? opts_.keep_for_revalidation : std::chrono::seconds{0};
+    put_entry(key, std::move(e), f.usable_until() - now + keep);
+  }
+
+  void store_negative(const std::string& key, const Response& response,
+                      std::chrono::sys_seconds now) {
+    if (opts_.negative_ttl <= std::chrono::seconds{0}) return;
+    auto e = std::make_shared<entry>();
+    e->kind = entry_kind::negative;
+    e->response = response;
+    e->negative_until = now + opts_.negative_ttl;
+    e->fresh.response_time = now;
+    e->fresh.lifetime = opts_.negative_ttl;
+    put_entry(key, std::move(e), opts_.negative_ttl);
+  }
+
+  void store_vary_marker(const std::string& key) {
+    auto e = std::make_shared<entry>();
+    e->kind = entry_kind::vary_marker;
+    put_entry(key, std::move(e), opts_.keep_for_revalidation + std::chrono::hours{24});
+  }
+
+  void store_hit_for_miss(const std::string& key, std::chrono::sys_seconds now) {
+    if (opts_.hit_for_miss_ttl <= std::chrono::seconds{0}) return;
+    auto e = std::make_shared<entry>();
+    e->kind = entry_kind::hit_for_miss;
+    e->pass_until = now + opts_.hit_for_miss_ttl;
+    put_entry(key, std::move(e), opts_.hit_for_miss_ttl);
+  }
+
+  std::size_t erase_all(const std::vector<std::string>& keys) {
+    std::size_t erased = 0;
+    for (const auto& key : keys) {
+      if (storage_.erase(key)) ++erased;
+    }
+    count(&edge_stats::purged, erased);
+    return erased;
+  }
+
+  std::size_t mark_stale(const std::vector<std::string>& keys) {
+    const auto now = wall_now();
+    std::size_t marked = 0;
+    for (const auto& key : keys) {
+      const auto current = storage_.get(key);
+      if (!current || (*current)->kind != entry_kind::object || (*current)->soft_purged_at) {
+        continue;
+      }
+      auto copy = std::make_shared<entry>(**current);
+      copy->soft_purged_at = now;
+      const auto keep =
+          std::max(copy->effective().usable_until() - now, std::chrono::seconds{0}) +
+          (has_validators(copy->response) ? opts_.keep_for_revalidation : std::chrono::seconds{0});
+      put_entry(key, std::move(copy), keep);
+      ++marked;
+    }
+    count(&edge_stats::purged, marked);
+    return marked;
+  }
+
+  options opts_;
+  detail::purge_index index_;
+  storage_type storage_;
+  std::atomic<std::uint64_t> next_generation_{1};
+
+  mutable std::mutex stats_mutex_;
+  edge_stats stats_;
+
+  std::mutex flights_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<flight>> flights_;
+  std::condition_variable background_done_;
+  std::size_t background_running_ = 0;
+
+  std::unique_ptr<detail::background_worker> worker_;  // last: its thread stops first
+};
+
+// Makes an edge cache the origin of another (edge -> shield -> origin). A conditional
+// request whose ETag matches the parent's copy is answered with a 304.
+template <class Key, class Response>
+[[nodiscard]] origin_fetch<Response> as_origin(edge_cache<Key, Response>& parent) {
+  return [&parent](const origin_request& request) -> std::optional<Response> {
+    auto answer = parent.get({.key = request.key, .accept_encoding = request.accept_encoding});
+    if (answer.status == cache_status::error) return std::nullopt;
+    const std::string etag = answer.response.header("ETag");
+    if (!request.if_none_match.empty() && request.if_none_match == etag) {
+      Response not_modified = answer.response;
+      if constexpr (requires { not_modified.set_status(304); }) not_modified.set_status(304);
+      if constexpr (requires { not_modified.set_body(std::string{}); }) {
+        not_modified.set_body(std::string{});
+      }
+      return not_modified;
+    }
+    return std::move(answer.response);
+  };
+}
+
+}  // namespace scaling

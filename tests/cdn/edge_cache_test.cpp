@@ -1,0 +1,484 @@
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <latch>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <scaling/cdn/edge_cache.hpp>
+
+namespace {
+
+using namespace std::chrono;
+using namespace std::chrono_literals;
+using scaling::cache_status;
+using scaling::http_response;
+
+constexpr sys_seconds t0 = sys_days{2026y / January / 1} + 12h;
+
+// An in-process origin: each URL has a handler; records every request it sees.
+struct test_origin {
+  scaling::manual_clock clock{scaling::manual_clock::time_point{t0.time_since_epoch()}};
+  std::mutex mutex;
+  std::map<std::string, std::function<std::optional<http_response>(const scaling::origin_request&)>>
+      handlers;
+  std::vector<scaling::origin_request> seen;
+  std::atomic<bool> down{false};
+
+  [[nodiscard]] sys_seconds now() const {
+    return sys_seconds{floor<seconds>(clock.now().time_since_epoch())};
+  }
+  http_response ok(std::string body, std::string cache_control,
+                   http_response::header_list extra = {}) const {
+    http_response r{
+        200,
+        {{"Date", scaling::format_http_date(now())}, {"Cache-Control", std::move(cache_control)}},
+        std::move(body)};
+    for (auto& [name, value] : extra)
+      r.add_header(name, value);
+    return r;
+  }
+  std::optional<http_response> operator()(const scaling::origin_request& request) {
+    std::function<std::optional<http_response>(const scaling::origin_request&)> handler;
+    {
+      const std::lock_guard lock{mutex};
+      seen.push_back(request);
+      if (down) return std::nullopt;
+      const auto it = handlers.find(request.key);
+      if (it == handlers.end()) return http_response{404, {}, "not found"};
+      handler = it->second;
+    }
+    return handler(request);
+  }
+  std::size_t calls() {
+    const std::lock_guard lock{mutex};
+    return seen.size();
+  }
+};
+
+// Runs background refreshes when the test says so.
+struct manual_executor {
+  std::vector<std::function<void()>> tasks;
+  void run_all() {
+    auto pending = std::move(tasks);
+    tasks.clear();
+    for (auto& task : pending)
+      task();
+  }
+};
+
+struct EdgeCache : ::testing::Test {
+  test_origin origin;
+  manual_executor executor;
+
+  scaling::edge_cache<>::options options(std::size_t capacity = 1 << 20) {
+    return {.capacity_bytes = capacity,
+            .origin = [this](const scaling::origin_request& r) { return origin(r); },
+            .clock = origin.clock,
+            .background =
+                [this](std::function<void()> task) { executor.tasks.push_back(std::move(task)); }};
+  }
+  void serve(const std::string& url, const std::string& body, const std::string& cc,
+             http_response::header_list extra = {}) {
+    const std::lock_guard lock{origin.mutex};
+    origin.handlers[url] = [this, body, cc, extra](const scaling::origin_request&) {
+      return std::optional{origin.ok(body, cc, extra)};
+    };
+  }
+  void advance(seconds by) { origin.clock.advance(by); }
+};
+
+TEST_F(EdgeCache, MissThenHitWithGrowingAge) {
+  scaling::edge_cache<> edge{options()};
+  serve("/a", "alpha", "max-age=60");
+  const auto first = edge.get({.key = "/a"});
+  EXPECT_EQ(first.status, cache_status::miss);
+  EXPECT_EQ(first.response.body(), "alpha");
+  advance(10s);
+  const auto second = edge.get({.key = "/a"});
+  EXPECT_EQ(second.status, cache_status::hit);
+  EXPECT_EQ(second.response.header("Age"), "10");
+  EXPECT_EQ(second.age, 10s);
+  EXPECT_EQ(origin.calls(), 1U);
+  EXPECT_EQ(scaling::x_cache_value(second.status), "HIT");
+  const auto stats = edge.stats();
+  EXPECT_EQ(stats.requests, 2U);
+  EXPECT_EQ(stats.hits, 1U);
+  EXPECT_DOUBLE_EQ(stats.origin_offload(), 0.5);
+}
+
+TEST_F(EdgeCache, ExpiredWithoutStalePermissionGoesBackToTheOrigin) {
+  scaling::edge_cache<> edge{options()};
+  serve("/a", "v1", "max-age=5");
+  (void)edge.get({.key = "/a"});
+  advance(5s);
+  serve("/a", "v2", "max-age=5");
+  const auto answer = edge.get({.key = "/a"});
+  EXPECT_EQ(answer.status, cache_status::miss);
+  EXPECT_EQ(answer.response.body(), "v2");
+  EXPECT_EQ(origin.calls(), 2U);
+}
+
+TEST_F(EdgeCache, StaleWhileRevalidateServesStaleAndRefreshesOnceInTheBackground) {
+  scaling::edge_cache<> edge{options()};
+  serve("/a", "v1", "max-age=10, stale-while-revalidate=30");
+  (void)edge.get({.key = "/a"});
+  advance(15s);
+  serve("/a", "v2", "max-age=10, stale-while-revalidate=30");
+  const auto stale1 = edge.get({.key = "/a"});
+  const auto stale2 = edge.get({.key = "/a"});
+  EXPECT_EQ(stale1.status, cache_status::stale);
+  EXPECT_EQ(stale1.response.body(), "v1");
+  EXPECT_EQ(scaling::x_cache_value(stale1.status), "STALE");
+  EXPECT_EQ(stale2.status, cache_status::stale);
+  ASSERT_EQ(executor.tasks.size(), 1U) << "one refresh per key";
+  EXPECT_EQ(origin.calls(), 1U) << "the refresh runs in the background, not in the request";
+  executor.run_all();
+  EXPECT_EQ(origin.calls(), 2U);
+  const auto fresh = edge.get({.key = "/a"});
+  EXPECT_EQ(fresh.status, cache_status::hit);
+  EXPECT_EQ(fresh.response.body(), "v2");
+  EXPECT_EQ(edge.stats().background_refreshes, 1U);
+}
+
+TEST_F(EdgeCache, StaleWhileRevalidateWindowEnds) {
+  scaling::edge_cache<> edge{options()};
+  serve("/a", "v1", "max-age=10, stale-while-revalidate=30");
+  (void)edge.get({.key = "/a"});
+  advance(41s);
+  EXPECT_EQ(edge.get({.key = "/a"}).status, cache_status::miss);
+  EXPECT_TRUE(executor.tasks.empty());
+}
+
+TEST_F(EdgeCache, StaleIfErrorCoversAnOutageThenFails) {
+  scaling::edge_cache<> edge{options()};
+  serve("/a", "v1", "max-age=10, stale-if-error=60");
+  (void)edge.get({.key = "/a"});
+  origin.down = true;
+  advance(30s);
+  const auto during = edge.get({.key = "/a"});
+  EXPECT_EQ(during.status, cache_status::stale);
+  EXPECT_EQ(during.response.body(), "v1");
+  EXPECT_EQ(during.response.header("Age"), "30");
+  advance(45s);  // 65 s stale: past the 60 s window, and without validators the copy is gone
+  const auto after = edge.get({.key = "/a"});
+  EXPECT_EQ(after.status, cache_status::error);
+  EXPECT_EQ(after.response.status(), 502);
+  EXPECT_FALSE(edge.contains("/a"));
+  EXPECT_EQ(edge.stats().stale_if_error, 1U);
+}
+
+TEST_F(EdgeCache, OriginFiveHundredAlsoTriggersStaleIfError) {
+  scaling::edge_cache<> edge{options()};
+  serve("/a", "v1", "max-age=10, stale-if-error=60");
+  (void)edge.get({.key = "/a"});
+  {
+    const std::lock_guard lock{origin.mutex};
+    origin.handlers["/a"] = [](const scaling::origin_request&) {
+      return std::optional{http_response{503, {}, "busy"}};
+    };
+  }
+  advance(20s);
+  const auto answer = edge.get({.key = "/a"});
+  EXPECT_EQ(answer.status, cache_status::stale);
+  EXPECT_EQ(answer.response.body(), "v1");
+}
+
+TEST_F(EdgeCache, MustRevalidateNeverServesStaleAndAnswers504WhenTheOriginIsDown) {
+  scaling::edge_cache<> edge{options()};
+  // The ETag keeps the expired copy around for revalidation; must-revalidate forbids serving it.
+  serve("/a", "v1", "max-age=10, must-revalidate, stale-if-error=600, stale-while-revalidate=60",
+        {{"ETag", "\"v1\""}});
+  (void)edge.get({.key = "/a"});
+  origin.down = true;
+  advance(11s);
+  const auto answer = edge.get({.key = "/a"});
+  EXPECT_EQ(answer.status, cache_status::error);
+  EXPECT_EQ(answer.response.status(), 504);
+  EXPECT_TRUE(executor.tasks.empty());
+}
+
+TEST_F(EdgeCache, UnreachableOriginWithNothingStoredIs502AndAThrowingOriginCountsAsDown) {
+  scaling::edge_cache<> edge{options()};
+  origin.down = true;
+  EXPECT_EQ(edge.get({.key = "/nothing"}).response.status(), 502);
+  scaling::edge_cache<> throwing{
+      {.origin = [](const scaling::origin_request&) -> std::optional<http_response> {
+         throw std::runtime_error("connection reset");
+       },
+       .clock = origin.clock}};
+  const auto answer = throwing.get({.key = "/x"});
+  EXPECT_EQ(answer.status, cache_status::error);
+  EXPECT_EQ(answer.response.status(), 502);
+}
+
+TEST_F(EdgeCache, ConditionalRevalidationWith304RefreshesTheStoredCopy) {
+  scaling::edge_cache<> edge{options()};
+  serve("/a", "big body", "max-age=5", {{"ETag", "\"v1\""}});
+  (void)edge.get({.key = "/a"});
+  advance(6s);
+  {
+    const std::lock_guard lock{origin.mutex};
+    origin.handlers["/a"] = [this](const scaling::origin_request& r) {
+      EXPECT_EQ(r.if_none_match, "\"v1\"");
+      return std::optional{http_response{304,
+                                         {{"Date", scaling::format_http_date(origin.now())},
+                                          {"Cache-Control", "max-age=100"},
+                                          {"ETag", "\"v1\""}},
+                                         ""}};
+    };
+  }
+  const auto answer = edge.get({.key = "/a"});
+  EXPECT_EQ(answer.status, cache_status::revalidated);
+  EXPECT_EQ(answer.response.status(), 200);
+  EXPECT_EQ(answer.response.body(), "big body");
+  EXPECT_EQ(answer.response.header("Cache-Control"), "max-age=100");
+  advance(50s);
+  EXPECT_EQ(edge.get({.key = "/a"}).status, cache_status::hit);
+  EXPECT_EQ(origin.calls(), 2U);
+  EXPECT_EQ(edge.stats().revalidated, 1U);
+}
+
+TEST_F(EdgeCache, OriginErrorsAreNegativelyCachedBriefly) {
+  scaling::edge_cache<> edge{options()};
+  {
+    const std::lock_guard lock{origin.mutex};
+    origin.handlers["/broken"] = [](const scaling::origin_request&) {
+      return std::optional{http_response{500, {}, "oops"}};
+    };
+  }
+  EXPECT_EQ(edge.get({.key = "/broken"}).response.status(), 500);
+  EXPECT_EQ(edge.get({.key = "/broken"}).status, cache_status::hit);
+  EXPECT_EQ(origin.calls(), 1U);
+  advance(5s);  // negative_ttl
+  (void)edge.get({.key = "/broken"});
+  EXPECT_EQ(origin.calls(), 2U);
+}
+
+TEST_F(EdgeCache, ThousandConcurrentMissesReachTheOriginOnce) {
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+  constexpr int clients = 64;
+#else
+  constexpr int clients = 1000;
+#endif
+  std::atomic<int> origin_calls{0};
+  std::latch start{clients};
+  scaling::edge_cache<> edge{{.origin =
+                                  [&](const scaling::origin_request&) {
+                                    ++origin_calls;
+                                    std::this_thread::sleep_for(20ms);  // a slow origin
+                                    return std::optional{origin.ok("hot", "max-age=60")};
+                                  },
+                              .clock = origin.clock}};
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < clients; ++i) {
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      if (edge.get({.key = "/hot"}).response.body() == "hot") ++ok;
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  EXPECT_EQ(origin_calls.load(), 1);
+  EXPECT_EQ(ok.load(), clients);
+  const auto stats = edge.stats();
+  EXPECT_EQ(stats.misses, 1U);
+  EXPECT_EQ(stats.hits + stats.coalesced, static_cast<std::uint64_t>(clients - 1));
+}
+
+TEST_F(EdgeCache, UncacheableResponsesAreHitForMissAndNotShared) {
+  scaling::edge_cache<> edge{options()};
+  serve("/account", "private data", "max-age=60", {{"Set-Cookie", "session=1"}});
+  const auto first = edge.get({.key = "/account"});
+  EXPECT_EQ(first.status, cache_status::pass);
+  const auto second = edge.get({.key = "/account"});
+  EXPECT_EQ(second.status, cache_status::pass);
+  EXPECT_EQ(origin.calls(), 2U);
+  EXPECT_EQ(edge.stats().passes, 2U);
+  EXPECT_EQ(scaling::x_cache_value(second.status), "MISS");
+}
+
+TEST_F(EdgeCache, AuthorizationWithoutPublicIsNotStoredButDoesNotPoisonTheUrl) {
+  scaling::edge_cache<> edge{options()};
+  serve("/doc", "doc", "max-age=60");
+  EXPECT_EQ(edge.get({.key = "/doc", .has_authorization = true}).status, cache_status::pass);
+  EXPECT_EQ(edge.get({.key = "/doc"}).status, cache_status::miss);
+  EXPECT_EQ(edge.get({.key = "/doc"}).status, cache_status::hit);
+}
+
+TEST_F(EdgeCache, ClientNoCacheRevalidatesWithTheOrigin) {
+  scaling::edge_cache<> edge{options()};
+  serve("/a", "v1", "max-age=60");
+  (void)edge.get({.key = "/a"});
+  EXPECT_EQ(edge.get({.key = "/a", .cache_control = "no-cache"}).status, cache_status::miss);
+  EXPECT_EQ(origin.calls(), 2U);
+}
+
+TEST_F(EdgeCache, VaryOnAcceptEncodingKeepsOneVariantPerNormalisedEncoding) {
+  scaling::edge_cache<> edge{options()};
+  {
+    const std::lock_guard lock{origin.mutex};
+    origin.handlers["/app.js"] = [this](const scaling::origin_request& r) {
+      const std::string body = r.accept_encoding.find("br") != std::string::npos     ? "br-body"
+                               : r.accept_encoding.find("gzip") != std::string::npos ? "gzip-body"
+                                                                                     : "plain-body";
+      return std::optional{origin.ok(body, "max-age=60", {{"Vary", "Accept-Encoding"}})};
+    };
+  }
+  EXPECT_EQ(edge.get({.key = "/app.js", .accept_encoding = "gzip, deflate"}).response.body(),
+            "gzip-body");
+  EXPECT_EQ(edge.get({.key = "/app.js", .accept_encoding = "gzip, deflate, br"}).response.body(),
+            "br-body");
+  const auto again = edge.get({.key = "/app.js", .accept_encoding = "deflate, gzip"});
+  EXPECT_EQ(again.status, cache_status::hit);
+  EXPECT_EQ(again.response.body(), "gzip-body");
+  EXPECT_EQ(edge.get({.key = "/app.js"}).response.body(), "plain-body");
+  EXPECT_EQ(origin.calls(), 3U);
+  EXPECT_EQ(edge.purge("/app.js"), 4U);  // the marker and three variants
+  EXPECT_EQ(edge.size(), 0U);
+}
+
+TEST_F(EdgeCache, VaryOnOtherHeadersIsNotCachedHere) {
+  scaling::edge_cache<> edge{options()};
+  serve("/page", "page", "max-age=60", {{"Vary", "User-Agent"}});
+  EXPECT_EQ(edge.get({.key = "/page"}).status, cache_status::pass);
+  EXPECT_EQ(edge.get({.key = "/page"}).status, cache_status::pass);
+}
+
+TEST_F(EdgeCache, PurgeByUrlTagAndPrefix) {
+  scaling::edge_cache<> edge{options()};
+  serve("/p/1", "one", "max-age=600", {{"Surrogate-Key", "product-1 catalog"}});
+  serve("/p/2", "two", "max-age=600", {{"Surrogate-Key", "product-2 catalog"}});
+  serve("/css/site.css", "css", "max-age=600", {{"Surrogate-Key", "static"}});
+  for (const char* url : {"/p/1", "/p/2", "/css/site.css"})
+    (void)edge.get({.key = url});
+  EXPECT_EQ(edge.purge_tag("product-1"), 1U);
+  EXPECT_EQ(edge.get({.key = "/p/1"}).status, cache_status::miss);
+  EXPECT_EQ(edge.get({.key = "/p/2"}).status, cache_status::hit);
+  EXPECT_EQ(edge.purge_tag("catalog"), 2U);
+  EXPECT_EQ(edge.purge_tag("catalog"), 0U);
+  EXPECT_EQ(edge.purge_prefix("/css/"), 1U);
+  EXPECT_EQ(edge.get({.key = "/css/site.css"}).status, cache_status::miss);
+  EXPECT_EQ(edge.purge("/css/site.css"), 1U);
+  (void)edge.get({.key = "/p/1"});
+  EXPECT_EQ(edge.purge_all(), 1U);
+  EXPECT_EQ(edge.size(), 0U);
+}
+
+TEST_F(EdgeCache, SoftPurgeKeepsTheCopyUsableStaleWhileRefreshing) {
+  scaling::edge_cache<> edge{options()};
+  serve("/p/1", "old", "max-age=600, stale-while-revalidate=60, stale-if-error=3600",
+        {{"Surrogate-Key", "product-1"}});
+  (void)edge.get({.key = "/p/1"});
+  serve("/p/1", "new", "max-age=600", {{"Surrogate-Key", "product-1"}});
+  EXPECT_EQ(edge.soft_purge_tag("product-1"), 1U);
+  const auto answer = edge.get({.key = "/p/1"});
+  EXPECT_EQ(answer.status, cache_status::stale);
+  EXPECT_EQ(answer.response.body(), "old");
+  executor.run_all();
+  EXPECT_EQ(edge.get({.key = "/p/1"}).response.body(), "new");
+}
+
+TEST_F(EdgeCache, SoftPurgedCopyStillCoversAnOutage) {
+  scaling::edge_cache<> edge{options()};
+  serve("/p/1", "old", "max-age=600, stale-if-error=3600");
+  (void)edge.get({.key = "/p/1"});
+  EXPECT_EQ(edge.soft_purge("/p/1"), 1U);
+  origin.down = true;
+  const auto answer = edge.get({.key = "/p/1"});
+  EXPECT_EQ(answer.status, cache_status::stale);
+  EXPECT_EQ(answer.response.body(), "old");
+}
+
+TEST_F(EdgeCache, MemoryStaysWithinTheByteBound) {
+  constexpr std::size_t capacity = 64 * 1024;
+  scaling::edge_cache<> edge{options(capacity)};
+  for (int i = 0; i < 200; ++i)
+    serve("/obj/" + std::to_string(i), std::string(1000, 'x'), "max-age=600");
+  for (int i = 0; i < 200; ++i) {
+    (void)edge.get({.key = "/obj/" + std::to_string(i)});
+    ASSERT_LE(edge.bytes(), capacity);
+  }
+  EXPECT_LT(edge.size(), 200U);
+  EXPECT_GT(edge.size(), 10U);
+  // A response larger than the whole cache is served but not stored.
+  serve("/huge", std::string(capacity * 2, 'h'), "max-age=600");
+  EXPECT_EQ(edge.get({.key = "/huge"}).response.body().size(), capacity * 2);
+  EXPECT_FALSE(edge.contains("/huge"));
+}
+
+TEST_F(EdgeCache, ShieldTierAbsorbsMissesFromSeveralEdges) {
+  scaling::edge_cache<> shield{options()};
+  auto edge_options = options();
+  edge_options.origin = scaling::as_origin(shield);
+  scaling::edge_cache<> edge_a{edge_options};
+  scaling::edge_cache<> edge_b{edge_options};
+  serve("/logo.png", "png", "max-age=300", {{"ETag", "\"l1\""}});
+  EXPECT_EQ(edge_a.get({.key = "/logo.png"}).status, cache_status::miss);
+  advance(20s);
+  const auto via_b = edge_b.get({.key = "/logo.png"});
+  EXPECT_EQ(via_b.status, cache_status::miss);  // a miss at edge B, a hit at the shield
+  EXPECT_EQ(via_b.response.header("Age"), "20") << "Age carries over from the shield";
+  EXPECT_EQ(origin.calls(), 1U);
+  EXPECT_EQ(shield.stats().hits, 1U);
+  EXPECT_DOUBLE_EQ(shield.stats().origin_offload(), 0.5);
+  // The edge's copy expires 20 s earlier because its age started at 20 s.
+  advance(281s);
+  EXPECT_NE(edge_b.get({.key = "/logo.png"}).status, cache_status::hit);
+}
+
+TEST_F(EdgeCache, ShieldAnswers304ToAMatchingConditionalRequest) {
+  scaling::edge_cache<> shield{options()};
+  auto edge_options = options();
+  edge_options.origin = scaling::as_origin(shield);
+  scaling::edge_cache<> edge{edge_options};
+  serve("/a", "body", "max-age=10", {{"ETag", "\"e1\""}});
+  (void)edge.get({.key = "/a"});
+  advance(11s);
+  serve("/a", "body", "max-age=100", {{"ETag", "\"e1\""}});
+  const auto answer = edge.get({.key = "/a"});
+  EXPECT_EQ(answer.status, cache_status::revalidated);
+  EXPECT_EQ(answer.response.body(), "body");
+}
+
+TEST_F(EdgeCache, RejectsBadConfiguration) {
+  try {
+    scaling::edge_cache<> edge{{.capacity_bytes = 0, .origin = [](const auto&) {
+                                  return std::optional<http_response>{};
+                                }}};
+    FAIL() << "no exception";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "scaling::edge_cache: capacity_bytes must be > 0 (got 0)");
+  }
+  EXPECT_THROW(scaling::edge_cache<>{scaling::edge_cache<>::options{}}, std::invalid_argument);
+  EXPECT_THROW(
+      (scaling::edge_cache<>{{.origin = [](const auto&) { return std::optional<http_response>{}; },
+                              .negative_ttl = -1s}}),
+      std::invalid_argument);
+}
+
+TEST_F(EdgeCache, DefaultBackgroundWorkerRunsRefreshes) {
+  std::atomic<int> calls{0};
+  {
+    scaling::edge_cache<> edge{{.origin =
+                                    [&](const scaling::origin_request&) {
+                                      ++calls;
+                                      return std::optional{
+                                          origin.ok("v" + std::to_string(calls.load()),
+                                                    "max-age=1, stale-while-revalidate=100")};
+                                    },
+                                .clock = origin.clock}};
+    (void)edge.get({.key = "/a"});
+    advance(5s);
+    EXPECT_EQ(edge.get({.key = "/a"}).status, cache_status::stale);
+  }  // the destructor waits for the refresh
+  EXPECT_EQ(calls.load(), 2);
+}
+
+}  // namespace
