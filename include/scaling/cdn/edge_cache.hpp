@@ -190,7 +190,7 @@ class edge_cache {
 
   // Answers one request: from cache when possible, else from the origin (once per key).
   [[nodiscard]] result get(const edge_request& request) {
-    count(&edge_stats::requests);
+    count(stat::requests);
     const auto now = wall_now();
     const cache_directives request_directives = parse_cache_control(request.cache_control);
     const bool client_forbids_cache = request_directives.no_cache || request_directives.no_store;
@@ -209,12 +209,12 @@ class edge_cache {
         ((*object)->kind == entry_kind::object || (*object)->kind == entry_kind::negative)) {
       const entry& e = **object;
       if (!client_forbids_cache && e.is_fresh(now)) {
-        count(&edge_stats::hits);
+        count(stat::hits);
         return served(e, now, cache_status::hit);
       }
       if (!client_forbids_cache && e.kind == entry_kind::object &&
           e.usable_while_revalidating(now)) {
-        count(&edge_stats::stale_while_revalidate);
+        count(stat::stale_while_revalidate);
         refresh_in_background(request, object_key, *object);
         return served(e, now, cache_status::stale);
       }
@@ -252,8 +252,18 @@ class edge_cache {
   std::size_t soft_purge_tag(std::string_view tag) { return mark_stale(index_.keys_with_tag(tag)); }
 
   [[nodiscard]] edge_stats stats() const {
-    const std::lock_guard lock{stats_mutex_};
-    return stats_;
+    return {.requests = counter(stat::requests),
+            .hits = counter(stat::hits),
+            .misses = counter(stat::misses),
+            .stale_while_revalidate = counter(stat::stale_while_revalidate),
+            .stale_if_error = counter(stat::stale_if_error),
+            .revalidated = counter(stat::revalidated),
+            .passes = counter(stat::passes),
+            .errors = counter(stat::errors),
+            .origin_fetches = counter(stat::origin_fetches),
+            .coalesced = counter(stat::coalesced),
+            .background_refreshes = counter(stat::background_refreshes),
+            .purged = counter(stat::purged)};
   }
   // Stored entries (responses, Vary markers and hit-for-miss markers).
   [[nodiscard]] std::size_t size() const { return storage_.size(); }
@@ -343,9 +353,25 @@ class edge_cache {
     return std::chrono::sys_seconds{std::chrono::floor<std::chrono::seconds>(opts_.clock.now())};
   }
 
-  void count(std::uint64_t edge_stats::*field, std::uint64_t n = 1) {
-    const std::lock_guard lock{stats_mutex_};
-    stats_.*field += n;
+  // One relaxed atomic per edge_stats field, so the hit path takes no lock for counting.
+  enum class stat : std::size_t {
+    requests,
+    hits,
+    misses,
+    stale_while_revalidate,
+    stale_if_error,
+    revalidated,
+    passes,
+    errors,
+    origin_fetches,
+    coalesced,
+    background_refreshes,
+    purged,
+    count_
+  };
+  void count(stat which, std::uint64_t n = 1) { counters_[static_cast<std::size_t>(which)].add(n); }
+  [[nodiscard]] std::uint64_t counter(stat which) const {
+    return counters_[static_cast<std::size_t>(which)].load();
   }
 
   static std::string variant_prefix(std::string_view key) {
@@ -422,7 +448,7 @@ class edge_cache {
   }
 
   std::optional<Response> call_origin(const origin_request& request) {
-    count(&edge_stats::origin_fetches);
+    count(stat::origin_fetches);
     try {
       return opts_.origin(request);
     } catch (...) {
@@ -431,12 +457,12 @@ class edge_cache {
   }
 
   result pass(const edge_request& request) {
-    count(&edge_stats::passes);
+    count(stat::passes);
     auto response = call_origin({.key = std::string{request.key},
                                  .accept_encoding = std::string{request.accept_encoding},
                                  .if_none_match = std::string{request.if_none_match}});
     if (!response) {
-      count(&edge_stats::errors);
+      count(stat::errors);
       return {synthesized(502), cache_status::error, {}, false};
     }
     return {std::move(*response), cache_status::pass, {}, false};
@@ -465,7 +491,7 @@ class edge_cache {
       if (!leader) {
         f->ready.wait(lock, [&f] { return f->done; });
         if (f->shareable) {
-          count(&edge_stats::coalesced);
+          count(stat::coalesced);
           result shared = *f->outcome;
           shared.coalesced = true;
           return shared;
@@ -495,7 +521,7 @@ class edge_cache {
       slot = f;
       ++background_running_;
     }
-    count(&edge_stats::background_refreshes);
+    count(stat::background_refreshes);
     auto task = [this, f, object_key, stored, key = std::string{request.key},
                  accept = std::string{request.accept_encoding}] {
       const edge_request owned{.key = key, .accept_encoding = accept};
@@ -535,16 +561,16 @@ class edge_cache {
     const bool origin_failed = !response || response->status() >= 500;
     if (origin_failed) {
       if (stored && stored->usable_on_error(response_time)) {
-        count(&edge_stats::stale_if_error);
+        count(stat::stale_if_error);
         return {served(*stored, response_time, cache_status::stale), true};
       }
       if (!response) {
-        count(&edge_stats::errors);
+        count(stat::errors);
         // 504 when a copy exists but may not be served stale (must-revalidate).
         const bool had_copy = stored && stored->kind == entry_kind::object;
         return {result{synthesized(had_copy ? 504 : 502), cache_status::error, {}, false}, true};
       }
-      count(&edge_stats::misses);
+      count(stat::misses);
       store_negative(request.key, *response, response_time);
       return {result{std::move(*response), cache_status::miss, {}, false}, true};
     }
@@ -563,7 +589,7 @@ class edge_cache {
       }
       const freshness f = evaluate(request, merged, request_time, response_time);
       if (f.storable()) store_object(object_key, merged, f, response_time);
-      count(&edge_stats::revalidated);
+      count(stat::revalidated);
       result answer{std::move(merged), cache_status::revalidated, f.current_age(response_time),
                     false};
       answer.response.set_header("Age", std::to_string(answer.age.count()));
@@ -579,12 +605,12 @@ class edge_cache {
           vary.empty() ? request.key : variant_key(request.key, request.accept_encoding);
       if (!vary.empty()) store_vary_marker(request.key);
       store_object(key, *response, f, response_time);
-      count(&edge_stats::misses);
+      count(stat::misses);
       return {result{std::move(*response), cache_status::miss, {}, false}, true};
     }
     // Uncacheable. Remember it when the response itself says so (not when only this request
     // was special, e.g. it carried Authorization), so later requests skip the waiting list.
-    count(&edge_stats::passes);
+    count(stat::passes);
     const bool response_says_so =
         !vary_supported || f.verdict == store_verdict::no_store ||
         f.verdict == store_verdict::private_response || f.verdict == store_verdict::set_cookie ||
@@ -650,7 +676,7 @@ class edge_cache {
     for (const auto& key : keys) {
       if (storage_.erase(key)) ++erased;
     }
-    count(&edge_stats::purged, erased);
+    count(stat::purged, erased);
     return erased;
   }
 
@@ -670,7 +696,7 @@ class edge_cache {
       put_entry(key, std::move(copy), keep);
       ++marked;
     }
-    count(&edge_stats::purged, marked);
+    count(stat::purged, marked);
     return marked;
   }
 
@@ -679,8 +705,7 @@ class edge_cache {
   storage_type storage_;
   std::atomic<std::uint64_t> next_generation_{1};
 
-  mutable std::mutex stats_mutex_;
-  edge_stats stats_;
+  relaxed_counter counters_[static_cast<std::size_t>(stat::count_)];
 
   std::mutex flights_mutex_;
   std::unordered_map<std::string, std::shared_ptr<flight>> flights_;

@@ -9,12 +9,15 @@
 //   r.set_header("Age", "3");
 //   assert(r.header("cache-control") == "max-age=60");
 //
-// Thread safety: a value type; distinct objects may be used from distinct threads.
+// Thread safety: a value type; distinct objects may be used from distinct threads. Copies
+// share the body (an immutable buffer), so copying a response served from cache costs its
+// headers, not its body, and a copy may be read while other copies are.
 // Complexity: header lookup is linear in the number of headers (responses have few).
 #pragma once
 
 #include <concepts>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -48,12 +51,17 @@ class http_response {
 
   http_response() = default;
   http_response(int status, header_list headers, std::string body)
-      : status_(status), headers_(std::move(headers)), body_(std::move(body)) {}
+      : status_(status),
+        headers_(std::move(headers)),
+        body_(std::make_shared<const std::string>(std::move(body))) {}
 
   [[nodiscard]] int status() const noexcept { return status_; }
   void set_status(int status) noexcept { status_ = status; }
-  [[nodiscard]] const std::string& body() const noexcept { return body_; }
-  void set_body(std::string body) { body_ = std::move(body); }
+  [[nodiscard]] const std::string& body() const noexcept {
+    static const std::string empty;
+    return body_ ? *body_ : empty;
+  }
+  void set_body(std::string body) { body_ = std::make_shared<const std::string>(std::move(body)); }
   [[nodiscard]] const header_list& headers() const noexcept { return headers_; }
 
   // The value of `name` (case-insensitive); several lines are joined with ", ".
@@ -84,7 +92,7 @@ class http_response {
                   [name](const auto& entry) { return detail::iequals(entry.first, name); });
   }
   [[nodiscard]] std::size_t size_bytes() const noexcept {
-    std::size_t size = sizeof(*this) + body_.size();
+    std::size_t size = sizeof(*this) + body().size();
     for (const auto& [field, value] : headers_)
       size += field.size() + value.size() + 4;
     return size;
@@ -93,7 +101,7 @@ class http_response {
  private:
   int status_ = 200;
   header_list headers_;
-  std::string body_;
+  std::shared_ptr<const std::string> body_;
 };
 
 static_assert(edge_response<http_response>);

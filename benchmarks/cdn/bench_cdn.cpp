@@ -1,0 +1,154 @@
+// In-process CDN edge figures: the cost of a fresh hit (lookup, freshness check, response
+// copy, Age header), of a miss that fetches from an instant origin and stores the response,
+// and the origin offload of a burst of concurrent requests on a cold key. The baseline is a
+// mutex-guarded std::unordered_map of responses with no HTTP semantics at all: the floor any
+// HTTP-aware cache pays on top of.
+#include <atomic>
+#include <latch>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+
+#include <scaling/cdn/edge_cache.hpp>
+
+namespace {
+
+using scaling::http_response;
+
+http_response object_of(std::size_t bytes) {
+  return http_response{200,
+                       {{"Cache-Control", "public, max-age=3600"},
+                        {"Content-Type", "application/octet-stream"},
+                        {"ETag", "\"abc\""}},
+                       std::string(bytes, 'x')};
+}
+
+std::vector<std::string> keys_of(std::size_t n) {
+  std::vector<std::string> keys;
+  for (std::size_t i = 0; i < n; ++i)
+    keys.push_back("/static/object-" + std::to_string(i));
+  return keys;
+}
+
+struct naive_map {
+  std::mutex mutex;
+  std::unordered_map<std::string, http_response> map;
+  std::optional<http_response> get(const std::string& key) {
+    const std::lock_guard lock{mutex};
+    const auto it = map.find(key);
+    if (it == map.end()) return std::nullopt;
+    return it->second;
+  }
+};
+
+// Shared across the threads of a multi-threaded run.
+scaling::edge_cache<>* shared_edge = nullptr;
+naive_map* shared_naive = nullptr;
+
+void hit_scaling(benchmark::State& state) {
+  const auto keys = keys_of(1000);
+  const auto body = static_cast<std::size_t>(state.range(0));
+  if (state.thread_index() == 0) {
+    shared_edge = new scaling::edge_cache<>{
+        {.capacity_bytes = 256 << 20, .origin = [body](const scaling::origin_request&) {
+           return std::optional{object_of(body)};
+         }}};
+    for (const auto& key : keys)
+      (void)shared_edge->get({.key = key});
+  }
+  std::size_t i = static_cast<std::size_t>(state.thread_index()) * 7;
+  for (auto _ : state) {
+    auto result = shared_edge->get({.key = keys[i++ % keys.size()]});
+    benchmark::DoNotOptimize(result);
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    state.counters["hit_ratio"] = shared_edge->stats().hit_ratio();
+    delete shared_edge;
+  }
+}
+
+void hit_naive(benchmark::State& state) {
+  const auto keys = keys_of(1000);
+  if (state.thread_index() == 0) {
+    shared_naive = new naive_map;
+    for (const auto& key : keys) {
+      shared_naive->map.emplace(key, object_of(static_cast<std::size_t>(state.range(0))));
+    }
+  }
+  std::size_t i = static_cast<std::size_t>(state.thread_index()) * 7;
+  for (auto _ : state) {
+    auto result = shared_naive->get(keys[i++ % keys.size()]);
+    benchmark::DoNotOptimize(result);
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) delete shared_naive;
+}
+
+// Every request is for a new key: miss, fetch from an instant origin, evaluate, store.
+void miss_fetch_scaling(benchmark::State& state) {
+  const auto body = static_cast<std::size_t>(state.range(0));
+  scaling::edge_cache<> edge{
+      {.capacity_bytes = 64 << 20, .origin = [body](const scaling::origin_request&) {
+         return std::optional{object_of(body)};
+       }}};
+  std::uint64_t n = 0;
+  std::string key;
+  for (auto _ : state) {
+    key = "/object/" + std::to_string(n++);
+    auto result = edge.get({.key = key});
+    benchmark::DoNotOptimize(result);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// A burst of concurrent requests on a cold key with a slow origin: how many reach it.
+void cold_burst_scaling(benchmark::State& state) {
+  const int clients = static_cast<int>(state.range(0));
+  std::uint64_t origin_fetches = 0, runs = 0;
+  for (auto _ : state) {
+    std::atomic<int> fetches{0};
+    scaling::edge_cache<> edge{{.origin = [&fetches](const scaling::origin_request&) {
+      ++fetches;
+      std::this_thread::sleep_for(std::chrono::milliseconds{5});
+      return std::optional{object_of(1024)};
+    }}};
+    std::latch start{clients};
+    std::vector<std::thread> threads;
+    for (int c = 0; c < clients; ++c) {
+      threads.emplace_back([&] {
+        start.arrive_and_wait();
+        (void)edge.get({.key = "/cold"});
+      });
+    }
+    for (auto& t : threads)
+      t.join();
+    origin_fetches += static_cast<std::uint64_t>(fetches.load());
+    ++runs;
+  }
+  state.counters["origin_fetches_per_burst"] =
+      static_cast<double>(origin_fetches) / static_cast<double>(runs);
+}
+
+BENCHMARK(hit_scaling)
+    ->Name("hit/scaling")
+    ->Arg(1024)
+    ->Arg(16384)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+BENCHMARK(hit_naive)
+    ->Name("hit/naive_map")
+    ->Arg(1024)
+    ->Arg(16384)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
+BENCHMARK(miss_fetch_scaling)->Name("miss_fetch/scaling")->Arg(1024);
+BENCHMARK(cold_burst_scaling)->Name("cold_burst/scaling")->Arg(1000)->Iterations(3)->UseRealTime();
+
+}  // namespace
