@@ -47,7 +47,7 @@ TEST(Maglev, BalanceOfKeys) {
     const scaling::maglev<std::string> m{names(n)};
     const double p = sharding_test::peak_to_mean(sharding_test::property_keys, n,
                                                  [&](std::uint64_t k) { return &m.node_for(k); });
-    EXPECT_LT(p, n == 10 ? 1.02 : 1.06) << n;
+    EXPECT_LT(p, sharding_test::sampled_bound(sharding_test::property_keys, n, 0.005)) << n;
   }
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <unordered_map>
@@ -35,6 +36,13 @@ double peak_to_mean(std::uint64_t keys, std::size_t nodes, Lookup&& lookup) {
   for (const auto& [node, count] : counts)
     peak = std::max(peak, count);
   return static_cast<double>(peak) * static_cast<double>(nodes) / static_cast<double>(keys);
+}
+
+// A peak-to-mean bound for a strategy whose expected shares are equal: 5 standard deviations of
+// the key-sampling noise (sqrt(N / keys)) above 1, plus `slack` for the strategy's own spread.
+// Valid for both the 1M-key and the 100K-key runs.
+inline double sampled_bound(std::uint64_t keys, std::size_t nodes, double slack) {
+  return 1.0 + slack + 5.0 * std::sqrt(static_cast<double>(nodes) / static_cast<double>(keys));
 }
 
 }  // namespace sharding_test
