@@ -236,7 +236,7 @@ TEST(ConsumerPool, HandlesEveryElementExactlyOnceAcrossThreads) {
   for (int p = 0; p < producers; ++p) {
     net::co_spawn(
         io,
-        [&q, p, per_producer, remaining]() -> net::awaitable<void> {
+        [&q, p, remaining]() -> net::awaitable<void> {
           for (int i = 0; i < per_producer; ++i)
             co_await q.async_push((std::uint64_t(p) << 32) | std::uint64_t(i), net::use_awaitable);
           if (remaining->fetch_sub(1) == 1) q.close();

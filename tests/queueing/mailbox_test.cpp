@@ -174,7 +174,7 @@ TEST(Mailbox, ReconnectStormLosesNothingAndKeepsOrder) {
   };
   std::vector<std::thread> threads;
   for (int s = 0; s < senders; ++s) {
-    threads.emplace_back([&box, s, per_sender] {
+    threads.emplace_back([&box, s] {
       for (int i = 0; i < per_sender; ++i) {
         const auto status = box.send(42, (std::uint64_t(s) << 32) | std::uint64_t(i));
         ASSERT_TRUE(status == scaling::send_status::delivered ||

@@ -36,6 +36,7 @@
 
 #include <atomic>
 #include <bit>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -56,6 +57,9 @@
 #endif
 #ifndef SCALING_MPMC_YIELD
 #define SCALING_MPMC_YIELD 256
+#endif
+#ifndef SCALING_MPMC_YIELD_US
+#define SCALING_MPMC_YIELD_US 2000
 #endif
 
 namespace scaling {
@@ -175,9 +179,9 @@ class mpmc_queue {
   [[nodiscard]] std::optional<T> pop() noexcept {
     std::optional<T> result;
     const auto take = [&result](T& value) noexcept { result.emplace(std::move(value)); };
-    for (int spin = 0; spin < spin_limit + yield_limit; ++spin) {
+    for (backoff wait;;) {
       if (try_consume(take)) return result;
-      backoff(spin);
+      if (!wait.next()) break;
     }
     for (;;) {
       if (try_consume(take)) return result;
@@ -249,14 +253,34 @@ class mpmc_queue {
   // but not running, and giving it our core lets it fill (or drain) a batch, so we sleep and
   // wake once per batch instead of once per element.
   static constexpr int yield_limit = SCALING_MPMC_YIELD;
+  // ... but never yield for longer than this: on a loaded machine each yield may hand the core
+  // to another process for a while, and a waiter must reach its sleep promptly to burn nothing.
+  static constexpr std::chrono::microseconds yield_budget{SCALING_MPMC_YIELD_US};
 
-  static void backoff(int attempt) noexcept {
-    if (attempt < spin_limit) {
-      detail::cpu_relax();
-    } else {
+  // The waiting strategy before sleeping: next() pauses once and says whether to keep trying.
+  class backoff {
+   public:
+    bool next() noexcept {
+      if (attempt_ < spin_limit) {
+        ++attempt_;
+        detail::cpu_relax();
+        return true;
+      }
+      const auto now = std::chrono::steady_clock::now();
+      if (attempt_ == spin_limit) {
+        deadline_ = now + yield_budget;
+      } else if (attempt_ >= spin_limit + yield_limit || now >= deadline_) {
+        return false;
+      }
+      ++attempt_;
       std::this_thread::yield();
+      return true;
     }
-  }
+
+   private:
+    int attempt_ = 0;
+    std::chrono::steady_clock::time_point deadline_{};
+  };
 
   struct alignas(cache_line_size) slot {
     // Even: free for the producer of lap turn/2. Odd: holds the element of lap turn/2.
@@ -362,10 +386,10 @@ class mpmc_queue {
   template <class... Args>
   bool emplace_nothrow(Args&&... args) noexcept {
     // Arguments are forwarded only by the attempt that succeeds, so retrying is safe.
-    for (int spin = 0; spin < spin_limit + yield_limit; ++spin) {
+    for (backoff wait;;) {
       if (try_emplace_nothrow(std::forward<Args>(args)...)) return true;
       if (closed()) return false;
-      backoff(spin);
+      if (!wait.next()) break;
     }
     for (;;) {
       if (try_emplace_nothrow(std::forward<Args>(args)...)) return true;
