@@ -36,7 +36,6 @@
 
 #include <atomic>
 #include <bit>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -57,9 +56,6 @@
 #endif
 #ifndef SCALING_MPMC_YIELD
 #define SCALING_MPMC_YIELD 256
-#endif
-#ifndef SCALING_MPMC_YIELD_US
-#define SCALING_MPMC_YIELD_US 2000
 #endif
 
 namespace scaling {
@@ -253,10 +249,9 @@ class mpmc_queue {
   // but not running, and giving it our core lets it fill (or drain) a batch, so we sleep and
   // wake once per batch instead of once per element.
   static constexpr int yield_limit = SCALING_MPMC_YIELD;
-  // ... but never yield for longer than this: on a loaded machine each yield may hand the core
-  // to another process for a while, and a waiter must reach its sleep promptly to burn nothing.
-  static constexpr std::chrono::microseconds yield_budget{SCALING_MPMC_YIELD_US};
-
+  // The yields are counted, not timed: a yield that takes long means other threads had work
+  // to do on this core, which burns none of our CPU; one that returns at once costs a system
+  // call, and the count bounds those before the thread sleeps.
   // The waiting strategy before sleeping: next() pauses once and says whether to keep trying.
   class backoff {
    public:
@@ -266,12 +261,7 @@ class mpmc_queue {
         detail::cpu_relax();
         return true;
       }
-      const auto now = std::chrono::steady_clock::now();
-      if (attempt_ == spin_limit) {
-        deadline_ = now + yield_budget;
-      } else if (attempt_ >= spin_limit + yield_limit || now >= deadline_) {
-        return false;
-      }
+      if (attempt_ >= spin_limit + yield_limit) return false;
       ++attempt_;
       std::this_thread::yield();
       return true;
@@ -279,7 +269,6 @@ class mpmc_queue {
 
    private:
     int attempt_ = 0;
-    std::chrono::steady_clock::time_point deadline_{};
   };
 
   struct alignas(cache_line_size) slot {
