@@ -26,8 +26,9 @@ using with_all_concurrency =
     ::testing::Types<combo<E, scaling::single_threaded>..., combo<E, scaling::mutex_locked>...,
                      combo<E, scaling::sharded<4>>...>;
 
-using all_combos = with_all_concurrency<scaling::lru, scaling::lfu, scaling::fifo, scaling::clock,
-                                        scaling::sieve, scaling::s3fifo, scaling::w_tinylfu>;
+using all_combos =
+    with_all_concurrency<scaling::lru, scaling::lfu, scaling::fifo, scaling::clock, scaling::sieve,
+                         scaling::s3fifo, scaling::w_tinylfu, scaling::adaptive>;
 
 template <class T>
 class CacheConformance : public ::testing::Test {

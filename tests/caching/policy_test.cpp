@@ -186,6 +186,28 @@ TEST(WTinyLfu, HillClimberMovesTheWindow) {
   EXPECT_NE(after, initial);
 }
 
+TEST(Adaptive, FollowsLruOnRecencyAndWTinyLfuOnLoops) {
+  // A loop larger than the cache: W-TinyLFU keeps part of it, LRU nothing.
+  std::vector<std::uint64_t> loop;
+  for (int round = 0; round < 30; ++round) {
+    for (std::uint64_t k = 0; k < 1000; ++k)
+      loop.push_back(k);
+  }
+  const auto tiny = scaling::replay<scaling::w_tinylfu>(loop, 500).hit_ratio();
+  EXPECT_GT(scaling::replay<scaling::adaptive>(loop, 500).hit_ratio(), tiny - 0.05);
+  // Re-reading the most recent keys, backwards, with a drifting window: LRU is optimal here and
+  // TinyLFU's admission filter turns newcomers away.
+  std::vector<std::uint64_t> zigzag;
+  for (std::uint64_t start = 0; start < 40'000; start += 200) {
+    for (std::uint64_t k = 0; k < 400; ++k)
+      zigzag.push_back(start + k);
+    for (std::uint64_t k = 400; k-- > 0;)
+      zigzag.push_back(start + k);
+  }
+  const auto lru = scaling::replay<scaling::lru>(zigzag, 500).hit_ratio();
+  EXPECT_GT(scaling::replay<scaling::adaptive>(zigzag, 500).hit_ratio(), lru - 0.02);
+}
+
 TEST(FrequencySketch, CountsSaturatesAndAges) {
   scaling::frequency_sketch sketch{64};
   const std::uint64_t key = 12345;

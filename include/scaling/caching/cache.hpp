@@ -45,6 +45,7 @@
 
 #include <boost/unordered/unordered_flat_map.hpp>
 
+#include <scaling/caching/adaptive.hpp>
 #include <scaling/caching/clock.hpp>
 #include <scaling/caching/concurrency.hpp>
 #include <scaling/caching/eviction_policy.hpp>
@@ -157,6 +158,12 @@ class cache_segment {
       : options_(options), capacity_(capacity), policy_(capacity) {
     uses_expiry_ = options_->expire_after_write || options_->expire_after_access;
     notify_ = static_cast<bool>(options_->listener);
+    if (!options_->weigher) {
+      // Room for half as many again as the cache holds: an open-addressing table under
+      // constant erase/insert churn rehashes when its tombstone budget runs out, and the
+      // slack makes that rare (amortised O(1), not a rehash every few thousand misses).
+      index_.reserve(std::min<std::size_t>(capacity + capacity / 2, std::size_t{1} << 26));
+    }
   }
 
   // The key's portable hash (scaling::hash where it applies): shard choice and the policies'

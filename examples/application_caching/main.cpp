@@ -1,0 +1,233 @@
+// application_caching: a cache in front of a slow database, and what goes wrong around it.
+//
+// Problem: every page view reads the database; reads dominate and repeat (a few keys are
+// hot), so the database saturates long before the application servers do.
+// Approach: keep recent answers in process memory. Cache-aside (the application reads the
+// cache, loads on a miss, invalidates on write) and read-through (the cache loads, collapsing
+// concurrent misses into one query) cut the database's read load to the miss ratio; TTLs bound
+// staleness; write-behind batches writes.
+// Failure modes shown: the stampede when a hot key expires (with and without single-flight),
+// cache penetration by keys that don't exist (negative caching), stale data after a write that
+// bypasses the cache (bounded by the TTL; fixed by invalidate-on-write), writes lost on
+// shutdown (write-behind flushes them).
+// What to monitor: hit ratio and database queries per request, loads per key per second (a
+// stampede shows as a spike), negative-cache hits, write-behind queue length and batch failures,
+// evictions per second (a cache too small for its working set churns).
+#include <atomic>
+#include <barrier>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <scaling/caching/cache.hpp>
+#include <scaling/caching/cache_aside.hpp>
+#include <scaling/caching/loading_cache.hpp>
+#include <scaling/caching/write_behind.hpp>
+#include <scaling/core/clock.hpp>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// The "database": a map behind a mutex that counts queries and takes a little time per read.
+class slow_database {
+ public:
+  explicit slow_database(int rows, std::chrono::microseconds latency) : latency_(latency) {
+    for (int id = 0; id < rows; ++id)
+      rows_[id] = "user-" + std::to_string(id);
+  }
+  std::optional<std::string> find(int id) {
+    reads_.fetch_add(1);
+    std::this_thread::sleep_for(latency_);
+    std::scoped_lock lock(mutex_);
+    const auto it = rows_.find(id);
+    return it == rows_.end() ? std::nullopt : std::optional<std::string>{it->second};
+  }
+  void save(int id, const std::string& value) {
+    writes_.fetch_add(1);
+    std::scoped_lock lock(mutex_);
+    rows_[id] = value;
+  }
+  std::string row(int id) {
+    std::scoped_lock lock(mutex_);
+    return rows_.at(id);
+  }
+  int reads() const { return reads_.load(); }
+  int writes() const { return writes_.load(); }
+  void reset_counts() {
+    reads_ = 0;
+    writes_ = 0;
+  }
+
+ private:
+  std::chrono::microseconds latency_;
+  std::mutex mutex_;
+  std::map<int, std::string> rows_;
+  std::atomic<int> reads_{0};
+  std::atomic<int> writes_{0};
+};
+
+int failures = 0;
+void check(bool ok, const char* what) {
+  std::printf("  [%s] %s\n", ok ? "ok" : "FAILED", what);
+  if (!ok) ++failures;
+}
+
+// Zipf(0.99)-distributed user ids: a few users are read very often.
+std::vector<int> zipf_ids(int users, int count) {
+  std::vector<double> cdf(static_cast<std::size_t>(users));
+  double sum = 0;
+  for (int i = 0; i < users; ++i) {
+    sum += 1.0 / std::pow(i + 1.0, 0.99);
+    cdf[static_cast<std::size_t>(i)] = sum;
+  }
+  std::mt19937_64 rng{2024};
+  std::uniform_real_distribution<double> u(0, sum);
+  std::vector<int> ids;
+  for (int i = 0; i < count; ++i) {
+    ids.push_back(static_cast<int>(std::lower_bound(cdf.begin(), cdf.end(), u(rng)) - cdf.begin()));
+  }
+  return ids;
+}
+
+void database_load_reduction(slow_database& db) {
+  std::puts("1. Cache-aside in front of the database (20'000 reads, Zipf 0.99 over 10'000 users)");
+  db.reset_counts();
+  scaling::cache<int, std::string, scaling::w_tinylfu> cache{1000};
+  const auto ids = zipf_ids(10'000, 20'000);
+  for (const int id : ids) {
+    const auto row = scaling::cache_aside_get(cache, id, [&](int k) { return db.find(k); });
+    if (!row) ++failures;
+  }
+  const auto s = cache.stats();
+  std::printf(
+      "   cache of 1000 entries: hit ratio %.1f%%, database reads %d of %zu (%.1f%% of the "
+      "load remains)\n",
+      100 * s.hit_ratio(), db.reads(), ids.size(),
+      100.0 * db.reads() / static_cast<double>(ids.size()));
+  check(db.reads() < static_cast<int>(ids.size()) / 2, "the database sees under half the reads");
+  check(static_cast<std::uint64_t>(db.reads()) == s.misses, "one database read per cache miss");
+}
+
+void stampede() {
+  std::puts("2. Stampede: 16 requests for a hot key arrive just after it expired (a 20 ms query)");
+  slow_database db{100, std::chrono::milliseconds{20}};
+  constexpr int crowd = 16;
+  scaling::manual_clock clock;
+  auto run_crowd = [&](auto&& read) {
+    db.reset_counts();
+    std::barrier start{crowd};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < crowd; ++i) {
+      threads.emplace_back([&] {
+        start.arrive_and_wait();
+        read();
+      });
+    }
+    for (auto& t : threads)
+      t.join();
+    return db.reads();
+  };
+  scaling::cache<int, std::string, scaling::lru, scaling::mutex_locked> plain{
+      100, {.expire_after_write = 60s, .clock = clock}};
+  plain.put(7, "user-7");
+  clock.advance(60s);
+  const int without = run_crowd(
+      [&] { (void)scaling::cache_aside_get(plain, 7, [&](int k) { return db.find(k); }); });
+  scaling::loading_cache<int, std::string> loading{100,
+                                                   {.expire_after_write = 60s, .clock = clock}};
+  (void)loading.get_or_load(7, [&](const int& k) { return db.find(k); });
+  clock.advance(60s);
+  const int with =
+      run_crowd([&] { (void)loading.get_or_load(7, [&](const int& k) { return db.find(k); }); });
+  std::printf(
+      "   database reads: %d without single-flight, %d with it (%llu requests shared a "
+      "load)\n",
+      without, with, static_cast<unsigned long long>(loading.shared_loads()));
+  check(with < without, "single-flight sends fewer queries than cache-aside");
+  check(with <= 2, "single-flight: about one query for the whole crowd");
+}
+
+void penetration(slow_database& db) {
+  std::puts("3. Cache penetration: 1000 lookups of a user that does not exist");
+  db.reset_counts();
+  scaling::manual_clock clock;
+  scaling::loading_cache<int, std::string> plain{100, {.clock = clock}};
+  scaling::loading_cache<int, std::string> negative{100, {.clock = clock}, {.negative_ttl = 10s}};
+  for (int i = 0; i < 1000; ++i)
+    (void)plain.get_or_load(-1, [&](const int& k) { return db.find(k); });
+  const int plain_reads = db.reads();
+  db.reset_counts();
+  for (int i = 0; i < 1000; ++i) {
+    (void)negative.get_or_load(-1, [&](const int& k) { return db.find(k); });
+  }
+  std::printf("   database reads: %d without negative caching, %d with a 10 s negative TTL\n",
+              plain_reads, db.reads());
+  check(plain_reads == 1000 && db.reads() == 1, "negative caching absorbs the missing key");
+}
+
+void staleness(slow_database& db) {
+  std::puts("4. Stale data after a write, TTL 30 s");
+  scaling::manual_clock clock;
+  scaling::cache<int, std::string> cache{100, {.expire_after_write = 30s, .clock = clock}};
+  auto read = [&](int id) {
+    return scaling::cache_aside_get(cache, id, [&](int k) { return db.find(k); }).value_or("");
+  };
+  (void)read(3);
+  db.save(3, "renamed-by-another-service");  // a write that bypasses this cache
+  const std::string stale = read(3);
+  clock.advance(30s);
+  const std::string fresh = read(3);
+  std::printf("   right after the write: \"%s\"; 30 s later: \"%s\"\n", stale.c_str(),
+              fresh.c_str());
+  check(stale == "user-3" && fresh == "renamed-by-another-service",
+        "a bypassing write is visible once the TTL expires");
+  scaling::cache_aside_write(cache, 3, std::string("renamed-again"),
+                             [&](int k, const std::string& v) { db.save(k, v); });
+  check(read(3) == "renamed-again", "invalidate-on-write: the next read sees the write at once");
+}
+
+void write_behind(slow_database& db) {
+  std::puts("5. Write-behind: 5000 page-view counter updates over 50 pages");
+  db.reset_counts();
+  std::atomic<int> batches{0};
+  {
+    scaling::write_behind<int, std::string> behind{[&](const auto& batch) {
+                                                     batches.fetch_add(1);
+                                                     for (const auto& [id, value] : batch)
+                                                       db.save(id, value);
+                                                   },
+                                                   {.max_batch = 50, .max_delay = 5ms}};
+    for (int i = 0; i < 5000; ++i) {
+      const int page = i % 50;
+      behind.write(10'000 + page, "views=" + std::to_string(i / 50 + 1));
+    }
+  }  // shutdown: whatever is pending is written now
+  std::printf("   5000 writes became %d database writes in %d batches\n", db.writes(),
+              batches.load());
+  bool all_final = true;
+  for (int page = 0; page < 50; ++page)
+    all_final = all_final && db.row(10'000 + page) == "views=100";
+  check(db.writes() < 5000, "coalescing and batching cut the writes");
+  check(all_final, "nothing lost on shutdown: every page has its final count");
+}
+
+}  // namespace
+
+int main() {
+  slow_database db{10'000, std::chrono::microseconds{200}};
+  database_load_reduction(db);
+  stampede();
+  penetration(db);
+  staleness(db);
+  write_behind(db);
+  std::printf("%s\n", failures == 0 ? "all checks passed" : "SOME CHECKS FAILED");
+  return failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,187 @@
+// scaling/caching/adaptive.hpp: a policy that follows whichever of LRU and W-TinyLFU is
+// winning on the current traffic (`scaling::adaptive`).
+//
+// What it is: LRU, S3-FIFO and W-TinyLFU all track every resident entry; eviction asks the
+// one in the lead. The lead is decided by three miniature simulations (key hashes only) fed with
+// the same requests (all of them for small caches, a 1/R hash sample at 1/R of the capacity for
+// large ones, after Waldspurger et al., "Cache Modeling and Optimization using Miniature
+// Simulations", ATC'17); their hits decay by half every `capacity` sampled requests, so the lead
+// follows phase changes. W-TinyLFU wins on frequency-skewed, scan and loop traffic; S3-FIFO on web
+// traffic full of one-hit wonders at small sizes; LRU wins on strongly recency-driven traffic
+// (zigzag, backward scans), where TinyLFU's admission filter turns away entries that are about to
+// be reused. When to pick it: when the workload is unknown or shifts between those regimes and hit
+// ratio matters more than per-operation cost (an access costs about six policy updates).
+//
+//   scaling::cache<std::uint64_t, block, scaling::adaptive> blocks{100'000};
+//
+// Thread safety: as the cache that holds it. Complexity: O(1) amortised per call.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include <scaling/caching/detail/index_list.hpp>
+#include <scaling/caching/lru.hpp>
+#include <scaling/caching/s3fifo.hpp>
+#include <scaling/caching/w_tinylfu.hpp>
+#include <scaling/core/hash.hpp>
+
+namespace scaling {
+
+namespace detail {
+
+// A key-only simulation of policy P: which hashes would be resident, and how many hits.
+template <class P>
+class mini_simulation {
+ public:
+  explicit mini_simulation(std::size_t capacity) : capacity_(capacity), policy_(capacity) {
+    policy_.reserve(capacity);
+    slots_.reserve(capacity);
+  }
+
+  // Returns whether the simulated cache hit.
+  bool access(std::uint64_t hash) {
+    if (const auto it = slots_.find(hash); it != slots_.end()) {
+      policy_.on_hit(it->second, hash);
+      return true;
+    }
+    policy_.on_miss(hash);
+    slot_index s = 0;
+    if (slots_.size() >= capacity_) {
+      s = policy_.evict(1);
+      slots_.erase(hash_of_[s]);
+    } else {
+      s = static_cast<slot_index>(slots_.size());
+      if (hash_of_.size() <= s) hash_of_.resize(s + 1);
+    }
+    hash_of_[s] = hash;
+    slots_.emplace(hash, s);
+    policy_.on_insert(s, hash, 1);
+    return false;
+  }
+
+ private:
+  std::size_t capacity_;
+  typename P::state policy_;
+  boost::unordered_flat_map<std::uint64_t, slot_index> slots_;
+  std::vector<std::uint64_t> hash_of_;
+};
+
+}  // namespace detail
+
+struct adaptive {
+  class state {
+   public:
+    explicit state(std::size_t capacity)
+        : sample_(std::max<std::size_t>(1, capacity / 2048)),
+          lru_(capacity),
+          s3_(capacity),
+          tiny_(capacity),
+          mini_lru_(std::max<std::size_t>(1, capacity / sample_)),
+          mini_s3_(std::max<std::size_t>(1, capacity / sample_)),
+          mini_tiny_(std::max<std::size_t>(1, capacity / sample_)),
+          decay_period_(std::max<std::size_t>(256, 4 * capacity / sample_)) {}
+
+    void reserve(std::size_t slots) {
+      lru_.reserve(slots);
+      s3_.reserve(slots);
+      tiny_.reserve(slots);
+    }
+    void on_insert(detail::slot_index s, std::uint64_t hash, std::uint32_t w) {
+      lru_.on_insert(s, hash, w);
+      s3_.on_insert(s, hash, w);
+      tiny_.on_insert(s, hash, w);
+    }
+    void on_hit(detail::slot_index s, std::uint64_t hash) {
+      lru_.on_hit(s, hash);
+      s3_.on_hit(s, hash);
+      tiny_.on_hit(s, hash);
+      simulate(hash);
+    }
+    void on_miss(std::uint64_t hash) {
+      lru_.on_miss(hash);
+      s3_.on_miss(hash);
+      tiny_.on_miss(hash);
+      simulate(hash);
+    }
+    void on_update(detail::slot_index s, std::uint64_t hash, std::uint32_t old_w,
+                   std::uint32_t new_w) {
+      lru_.on_update(s, hash, old_w, new_w);
+      s3_.on_update(s, hash, old_w, new_w);
+      tiny_.on_update(s, hash, old_w, new_w);
+    }
+    void on_remove(detail::slot_index s) noexcept {
+      lru_.on_remove(s);
+      s3_.on_remove(s);
+      tiny_.on_remove(s);
+    }
+    [[nodiscard]] detail::slot_index evict(std::uint32_t incoming) {
+      detail::slot_index victim = detail::no_slot;
+      switch (leader_) {
+        case candidate::lru:
+          victim = lru_.evict(incoming);
+          s3_.on_remove(victim);
+          tiny_.on_remove(victim);
+          break;
+        case candidate::s3fifo:
+          victim = s3_.evict(incoming);
+          lru_.on_remove(victim);
+          tiny_.on_remove(victim);
+          break;
+        case candidate::w_tinylfu:
+          victim = tiny_.evict(incoming);
+          lru_.on_remove(victim);
+          s3_.on_remove(victim);
+          break;
+      }
+      return victim;
+    }
+    void clear() noexcept {
+      lru_.clear();
+      s3_.clear();
+      tiny_.clear();
+    }
+
+    enum class candidate : std::uint8_t { lru, s3fifo, w_tinylfu };
+    // The policy that currently decides evictions (for tests and diagnostics).
+    [[nodiscard]] candidate leader() const noexcept { return leader_; }
+
+   private:
+    void simulate(std::uint64_t hash) {
+      const std::uint64_t mixed = mix64(hash);
+      if (mixed % sample_ != 0) return;
+      score_[0] += mini_lru_.access(mixed) ? 1.0 : 0.0;
+      score_[1] += mini_s3_.access(mixed) ? 1.0 : 0.0;
+      score_[2] += mini_tiny_.access(mixed) ? 1.0 : 0.0;
+      if (++sampled_ % decay_period_ == 0) {
+        for (double& score : score_)
+          score /= 2;
+      }
+      // Switch only on a clear lead: flipping back and forth would let each policy undo the
+      // other's choices and do worse than either.
+      const auto current = static_cast<std::size_t>(leader_);
+      std::size_t best = current;
+      for (std::size_t i = 0; i < 3; ++i) {
+        if (score_[i] > score_[best]) best = i;
+      }
+      if (best != current && score_[best] > score_[current] * 1.05 + 8) {
+        leader_ = static_cast<candidate>(best);
+      }
+    }
+
+    std::uint64_t sample_;
+    lru::state lru_;
+    s3fifo::state s3_;
+    w_tinylfu::state tiny_;
+    detail::mini_simulation<lru> mini_lru_;
+    detail::mini_simulation<s3fifo> mini_s3_;
+    detail::mini_simulation<w_tinylfu> mini_tiny_;
+    std::uint64_t decay_period_;
+    std::uint64_t sampled_ = 0;
+    double score_[3] = {0, 0, 0};
+    candidate leader_ = candidate::lru;
+  };
+};
+
+}  // namespace scaling
