@@ -93,7 +93,7 @@ class hash_ring {
 
   // A ring of `nodes`, each with weight 1, built in one pass. Throws on a duplicate node.
   hash_ring(std::initializer_list<Node> nodes, ring_config config = {}, Hash hash = Hash{})
-      : hash_ring(std::ranges::subrange(nodes.begin(), nodes.end()), config, std::move(hash)) {}
+      : hash_ring(std::vector<Node>(nodes), config, std::move(hash)) {}
 
   template <std::ranges::input_range R>
   requires std::convertible_to<std::ranges::range_reference_t<R>, Node>

@@ -66,7 +66,7 @@ class maglev {
   }
 
   maglev(std::initializer_list<Node> nodes, maglev_config config = {}, Hash hash = Hash{})
-      : maglev(std::ranges::subrange(nodes.begin(), nodes.end()), config, std::move(hash)) {}
+      : maglev(std::vector<Node>(nodes), config, std::move(hash)) {}
 
   template <std::ranges::input_range R>
   requires std::convertible_to<std::ranges::range_reference_t<R>, Node>
