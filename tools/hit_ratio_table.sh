@@ -5,7 +5,7 @@
 set -euo pipefail
 replay=${1:-build/release/tools/cache_replay}
 traces=${2:-../shared/data/traces}
-policies=opt,lru,fifo,clock,lfu,sieve,s3fifo,w_tinylfu
+policies=opt,lru,fifo,clock,lfu,sieve,s3fifo,w_tinylfu,adaptive
 
 # trace file, format, three sizes (about 10-25%, 25-50% and 50-90% of the distinct keys)
 cases=(

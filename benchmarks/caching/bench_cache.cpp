@@ -254,7 +254,7 @@ void replay_trace(benchmark::State& state, trace_case t, std::string policy) {
   scaling::replay_result r;
   for (auto _ : state)
     r = scaling::replay_by_name(policy, keys, t.size);
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * keys.size()));
+  state.SetItemsProcessed(state.iterations() * static_cast<benchmark::IterationCount>(keys.size()));
   state.counters["hit_ratio"] = 100.0 * r.hit_ratio();
   state.counters["opt"] = 100.0 * scaling::ratio(scaling::belady_hits(keys, t.size), keys.size());
 }

@@ -180,7 +180,7 @@ struct adaptive {
     std::uint64_t decay_period_;
     std::uint64_t sampled_ = 0;
     double score_[3] = {0, 0, 0};
-    candidate leader_ = candidate::lru;
+    candidate leader_ = candidate::w_tinylfu;
   };
 };
 
