@@ -28,7 +28,8 @@
 // Thread safety: every member may be called from any thread (one internal mutex;
 // the type is mutex-locked). Deliveries and dead letters are handed out as copies.
 // Complexity: publish, ack, nack O(log n); receive O(k log n) for k deliveries (plus expired
-// timers). Time comes from the Clock object, so tests drive it with scaling::manual_clock.
+// timers); metrics() and dead_letters() O(n), for monitoring rather than hot paths. Time comes from
+// the Clock object, so tests drive it with scaling::manual_clock.
 #pragma once
 
 #include <chrono>
