@@ -481,4 +481,24 @@ TEST_F(EdgeCache, DefaultBackgroundWorkerRunsRefreshes) {
   EXPECT_EQ(calls.load(), 2);
 }
 
+TEST_F(EdgeCache, TryGetAnswersOnlyFromCacheAndNeverCallsTheOrigin) {
+  scaling::edge_cache<> edge{options()};
+  serve("/a", "v1", "max-age=10, stale-while-revalidate=30");
+  EXPECT_FALSE(edge.try_get({.key = "/a"}).has_value());
+  EXPECT_EQ(origin.calls(), 0U);
+  EXPECT_EQ(edge.stats().requests, 0U) << "left for the get() that follows to count";
+  (void)edge.get({.key = "/a"});
+  const auto hit = edge.try_get({.key = "/a"});
+  ASSERT_TRUE(hit.has_value());
+  EXPECT_EQ(hit->status, cache_status::hit);
+  advance(15s);
+  const auto stale = edge.try_get({.key = "/a"});
+  ASSERT_TRUE(stale.has_value());
+  EXPECT_EQ(stale->status, cache_status::stale);
+  EXPECT_EQ(executor.tasks.size(), 1U);
+  EXPECT_EQ(origin.calls(), 1U);
+  EXPECT_EQ(edge.stats().requests, 3U);
+  executor.run_all();  // the cache waits for its refreshes when destroyed
+}
+
 }  // namespace

@@ -189,39 +189,23 @@ class edge_cache {
   }
 
   // Answers one request: from cache when possible, else from the origin (once per key).
+  // Blocks while the origin is fetched (or while another request's fetch for the key runs).
   [[nodiscard]] result get(const edge_request& request) {
     count(stat::requests);
-    const auto now = wall_now();
-    const cache_directives request_directives = parse_cache_control(request.cache_control);
-    const bool client_forbids_cache = request_directives.no_cache || request_directives.no_store;
+    lookup_outcome found = lookup(request);
+    if (found.answer) return std::move(*found.answer);
+    if (found.pass) return pass(request);
+    return fetch_coalesced(request, found.object_key, found.stored);
+  }
 
-    auto primary = storage_.get(request.key);
-    if (primary && (*primary)->kind == entry_kind::hit_for_miss && now < (*primary)->pass_until) {
-      return pass(request);
-    }
-    std::string object_key = request.key;
-    std::optional<entry_ptr> object = primary;
-    if (primary && (*primary)->kind == entry_kind::vary_marker) {
-      object_key = variant_key(request.key, request.accept_encoding);
-      object = storage_.get(object_key);
-    }
-    if (object &&
-        ((*object)->kind == entry_kind::object || (*object)->kind == entry_kind::negative)) {
-      const entry& e = **object;
-      if (!client_forbids_cache && e.is_fresh(now)) {
-        count(stat::hits);
-        return served(e, now, cache_status::hit);
-      }
-      if (!client_forbids_cache && e.kind == entry_kind::object &&
-          e.usable_while_revalidating(now)) {
-        count(stat::stale_while_revalidate);
-        refresh_in_background(request, object_key, *object);
-        return served(e, now, cache_status::stale);
-      }
-    } else {
-      object.reset();
-    }
-    return fetch_coalesced(request, object_key, object ? *object : entry_ptr{});
+  // Answers from cache only, never blocking on the origin: a fresh hit, or a stale copy
+  // served while a background refresh starts. nullopt means get() would go to the origin,
+  // so a server can run that on a thread where blocking is acceptable. A request answered
+  // here is counted; one that is not is counted by the get() that follows.
+  [[nodiscard]] std::optional<result> try_get(const edge_request& request) {
+    lookup_outcome found = lookup(request);
+    if (found.answer) count(stat::requests);
+    return std::move(found.answer);
   }
 
   // Removes the stored responses for `key` (all its variants). Returns how many.
@@ -397,6 +381,50 @@ class edge_cache {
   result served(const entry& e, std::chrono::sys_seconds now, cache_status status) const {
     result out{e.response, status, e.fresh.current_age(now), false};
     out.response.set_header("Age", std::to_string(out.age.count()));
+    return out;
+  }
+
+  struct lookup_outcome {
+    std::optional<result> answer;  // served from cache
+    bool pass = false;             // a hit-for-miss URL: straight to the origin
+    std::string object_key;        // where the response lives (a Vary variant, or the key)
+    entry_ptr stored;              // the stored copy to revalidate or fall back on, if any
+  };
+
+  // Everything a request can be answered with without the origin; counts the answers.
+  lookup_outcome lookup(const edge_request& request) {
+    lookup_outcome out;
+    const auto now = wall_now();
+    const cache_directives request_directives = parse_cache_control(request.cache_control);
+    const bool client_forbids_cache = request_directives.no_cache || request_directives.no_store;
+
+    auto primary = storage_.get(request.key);
+    if (primary && (*primary)->kind == entry_kind::hit_for_miss && now < (*primary)->pass_until) {
+      out.pass = true;
+      return out;
+    }
+    out.object_key = request.key;
+    std::optional<entry_ptr> object = primary;
+    if (primary && (*primary)->kind == entry_kind::vary_marker) {
+      out.object_key = variant_key(request.key, request.accept_encoding);
+      object = storage_.get(out.object_key);
+    }
+    if (!object ||
+        ((*object)->kind != entry_kind::object && (*object)->kind != entry_kind::negative)) {
+      return out;
+    }
+    const entry& e = **object;
+    if (!client_forbids_cache && e.is_fresh(now)) {
+      count(stat::hits);
+      out.answer = served(e, now, cache_status::hit);
+    } else if (!client_forbids_cache && e.kind == entry_kind::object &&
+               e.usable_while_revalidating(now)) {
+      count(stat::stale_while_revalidate);
+      refresh_in_background(request, out.object_key, *object);
+      out.answer = served(e, now, cache_status::stale);
+    } else {
+      out.stored = *object;
+    }
     return out;
   }
 
