@@ -20,6 +20,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
+
+#include <boost/unordered/unordered_flat_map.hpp>
 
 #include <scaling/caching/detail/index_list.hpp>
 #include <scaling/caching/lru.hpp>

@@ -91,7 +91,7 @@ class write_behind {
   // Buffers a write; replaces a pending value for the same key.
   template <class K, class V>
   void write(K&& key, V&& value) {
-    bool full = false;
+    bool wake = false;
     {
       std::scoped_lock lock(mutex_);
       const auto it = position_.find(key);
@@ -99,7 +99,10 @@ class write_behind {
         pending_[it->second].second = std::forward<V>(value);
         coalesced_.add();
       } else {
-        if (pending_.empty()) oldest_ = std::chrono::steady_clock::now();
+        if (pending_.empty()) {
+          oldest_ = std::chrono::steady_clock::now();
+          wake = true;  // the flusher sleeps without a deadline while nothing is pending
+        }
         pending_.emplace_back(std::forward<K>(key), std::forward<V>(value));
         try {
           position_.emplace(pending_.back().first, pending_.size() - 1);
@@ -109,9 +112,9 @@ class write_behind {
         }
       }
       accepted_.add();
-      full = pending_.size() >= options_.max_batch;
+      wake = wake || pending_.size() >= options_.max_batch;
     }
-    if (full) changed_.notify_all();
+    if (wake) changed_.notify_all();
   }
 
   // Writes everything pending now, on this thread, after any batch in progress. Returns false
@@ -192,9 +195,18 @@ class write_behind {
         continue;
       }
       const auto due = oldest_ + options_.max_delay;
-      const bool ready = changed_.wait_until(lock, due, [&] {
-        return stopping_ || writing_ || pending_.size() >= options_.max_batch;
-      });
+      const auto left = due - std::chrono::steady_clock::now();
+      // The deadline is kept on the steady clock, but the wait goes through system_clock
+      // (pthread_cond_timedwait, which every sanitizer runtime intercepts) rather than a
+      // steady-clock wait (pthread_cond_clockwait, which older ones don't). A system clock jump
+      // only causes an early or late wake-up, after which the steady deadline is checked again.
+      const bool ready =
+          left <= std::chrono::steady_clock::duration::zero() ||
+          changed_.wait_until(
+              lock,
+              std::chrono::system_clock::now() +
+                  std::chrono::duration_cast<std::chrono::system_clock::duration>(left),
+              [&] { return stopping_ || writing_ || pending_.size() >= options_.max_batch; });
       if (stopping_) break;
       if (writing_ || pending_.empty()) continue;
       if (ready || std::chrono::steady_clock::now() >= due) send(lock);
