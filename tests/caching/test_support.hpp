@@ -1,4 +1,4 @@
-// Shared test helpers for the caching tests: a lifetime-counting value and a value whose copy
+// Shared test utilities for the caching tests: a lifetime-counting value and a value whose copy
 // can be made to throw.
 #pragma once
 

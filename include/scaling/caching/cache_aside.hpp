@@ -1,4 +1,4 @@
-// scaling/caching/cache_aside.hpp: cache-aside and write-through helpers over scaling::cache.
+// scaling/caching/cache_aside.hpp: cache-aside and write-through functions over scaling::cache.
 //
 // What it is: the application-managed patterns as small functions and one wrapper:
 //   - `cache_aside_get(cache, key, load)`: read the cache; on a miss call load(key) (returns

@@ -8,7 +8,7 @@
 // A failed batch during operation is kept (unless a newer value for a key arrived), reported
 // to `on_error`, and retried after `max_delay`.
 // When to pick it: write-heavy data where the source can lag a little (counters, last-seen
-// timestamps, session state): N writes to one key cost one source write. Not for data that
+// timestamps, per-user state): N writes to one key cost one source write. Not for data that
 // must be durable when the call returns (use write-through): a crash loses the buffer.
 //
 //   scaling::write_behind<std::string, int> wb{
