@@ -24,17 +24,15 @@
 #include <scaling/asio/consumer_pool.hpp>
 #include <scaling/asio/mpmc_queue.hpp>
 
+#include "support/sanitizers.hpp"
+
 namespace {
 
 namespace net = boost::asio;
 using error_code = boost::system::error_code;
 using int_queue = scaling::asio::async_queue<int>;
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr int stress_scale = 1;
-#else
-constexpr int stress_scale = 5;
-#endif
+constexpr int stress_scale = scaling_test::sanitized ? 1 : 5;
 
 TEST(AsyncQueue, RejectsZeroCapacity) {
   net::io_context io;

@@ -8,19 +8,11 @@
 
 #include <scaling/caching/cache.hpp>
 
+#include "support/sanitizers.hpp"
+
 namespace {
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr int operations_per_thread = 5'000;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr int operations_per_thread = 5'000;
-#else
-constexpr int operations_per_thread = 50'000;
-#endif
-#else
-constexpr int operations_per_thread = 50'000;
-#endif
+constexpr int operations_per_thread = scaling_test::sanitized ? 5'000 : 50'000;
 
 template <class Cache>
 void hammer(Cache& c, int threads) {

@@ -11,19 +11,11 @@
 #include <scaling/caching/replay.hpp>
 #include <scaling/caching/trace.hpp>
 
+#include "support/sanitizers.hpp"
+
 namespace {
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr bool sanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr bool sanitized = true;
-#else
-constexpr bool sanitized = false;
-#endif
-#else
-constexpr bool sanitized = false;
-#endif
+using scaling_test::sanitized;
 
 // Unoptimised builds replay only part of the big traces (the 914k-request OLTP trace takes
 // seconds there); sanitizer builds skip them (their code paths are covered by the rest).

@@ -12,6 +12,8 @@
 
 #include <scaling/cdn/edge_cache.hpp>
 
+#include "support/sanitizers.hpp"
+
 namespace {
 
 using namespace std::chrono;
@@ -261,11 +263,7 @@ TEST_F(EdgeCache, OriginErrorsAreNegativelyCachedBriefly) {
 }
 
 TEST_F(EdgeCache, ThousandConcurrentMissesReachTheOriginOnce) {
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-  constexpr int clients = 64;
-#else
-  constexpr int clients = 1000;
-#endif
+  constexpr int clients = scaling_test::sanitized ? 64 : 1000;
   std::atomic<int> origin_calls{0};
   std::latch start{clients};
   scaling::edge_cache<> edge{{.origin =

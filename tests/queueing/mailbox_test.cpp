@@ -12,16 +12,14 @@
 
 #include <scaling/queueing/mailbox.hpp>
 
+#include "support/sanitizers.hpp"
+
 namespace {
 
 using inbox = scaling::mailbox<std::string, std::string>;
 using env = scaling::envelope<std::string>;
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr int storm_scale = 1;
-#else
-constexpr int storm_scale = 4;
-#endif
+constexpr int storm_scale = scaling_test::sanitized ? 1 : 4;
 
 TEST(Mailbox, RejectsBadConfiguration) {
   EXPECT_THROW(inbox({.lanes = 0}), scaling::invalid_argument);

@@ -11,19 +11,11 @@
 
 #include <scaling/queueing/mpmc_queue.hpp>
 
+#include "support/sanitizers.hpp"
+
 namespace {
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-constexpr bool sanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-constexpr bool sanitized = true;
-#else
-constexpr bool sanitized = false;
-#endif
-#else
-constexpr bool sanitized = false;
-#endif
+using scaling_test::sanitized;
 
 // Counts live objects so a test can prove every constructed element is destroyed once.
 struct counted {

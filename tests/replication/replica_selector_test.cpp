@@ -12,6 +12,8 @@
 #include <scaling/core/clock.hpp>
 #include <scaling/replication/replica_selector.hpp>
 
+#include "support/sanitizers.hpp"
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -336,11 +338,7 @@ TEST(ReplicaSelector, ConcurrentSelectionKeepsCountsExact) {
   scaling::replica_selector<db_endpoint, scaling::peak_ewma, scaling::manual_clock> s{
       primary_and(5), {}, clock};
   constexpr int threads = 4;
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-  constexpr int per_thread = 2'000;
-#else
-  constexpr int per_thread = 20'000;
-#endif
+  constexpr int per_thread = scaling_test::sanitized ? 2'000 : 20'000;
   std::atomic<int> primary_reads{0};
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {

@@ -8,19 +8,11 @@
 #include <cstdint>
 #include <unordered_map>
 
+#include "support/sanitizers.hpp"
+
 namespace sharding_test {
 
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-inline constexpr bool slow_build = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-inline constexpr bool slow_build = true;
-#else
-inline constexpr bool slow_build = false;
-#endif
-#else
-inline constexpr bool slow_build = false;
-#endif
+inline constexpr bool slow_build = scaling_test::sanitized;
 
 // 1M keys normally, 100K under sanitizers; assertion bounds below are valid for both.
 inline constexpr std::uint64_t property_keys = slow_build ? 100'000 : 1'000'000;

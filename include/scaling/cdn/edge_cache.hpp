@@ -209,11 +209,7 @@ class edge_cache {
   }
 
   // Removes the stored responses for `key` (all its variants). Returns how many.
-  std::size_t purge(std::string_view key) {
-    std::vector<std::string> keys = index_.keys_with_prefix(variant_prefix(key));
-    keys.emplace_back(key);
-    return erase_all(keys);
-  }
+  std::size_t purge(std::string_view key) { return erase_all(stored_keys_of(key)); }
   // Removes every stored response whose key starts with `prefix`.
   std::size_t purge_prefix(std::string_view prefix) {
     return erase_all(index_.keys_with_prefix(prefix));
@@ -225,11 +221,7 @@ class edge_cache {
 
   // Soft purge: marks the entries stale now; they may still be served under their
   // stale-while-revalidate and stale-if-error permissions while a fresh copy is fetched.
-  std::size_t soft_purge(std::string_view key) {
-    std::vector<std::string> keys = index_.keys_with_prefix(variant_prefix(key));
-    keys.emplace_back(key);
-    return mark_stale(keys);
-  }
+  std::size_t soft_purge(std::string_view key) { return mark_stale(stored_keys_of(key)); }
   std::size_t soft_purge_prefix(std::string_view prefix) {
     return mark_stale(index_.keys_with_prefix(prefix));
   }
@@ -356,6 +348,13 @@ class edge_cache {
   void count(stat which, std::uint64_t n = 1) { counters_[static_cast<std::size_t>(which)].add(n); }
   [[nodiscard]] std::uint64_t counter(stat which) const {
     return counters_[static_cast<std::size_t>(which)].load();
+  }
+
+  // The storage keys of one URL: the key itself and its Vary variants.
+  std::vector<std::string> stored_keys_of(std::string_view key) const {
+    std::vector<std::string> keys = index_.keys_with_prefix(variant_prefix(key));
+    keys.emplace_back(key);
+    return keys;
   }
 
   static std::string variant_prefix(std::string_view key) {
