@@ -526,7 +526,12 @@ class edge_cache {
       }
     }
     if (!leader) return pass(request);  // the response was not cacheable: fetch our own
-    auto [outcome, shareable] = fetch_and_store(request, object_key, stored);
+    // Another leader may have stored the response and left between our lookup and our
+    // registration: look again before going to the origin, so a key is fetched once.
+    lookup_outcome again = lookup(request);
+    auto [outcome, shareable] =
+        again.answer ? std::pair<result, bool>{std::move(*again.answer), true}
+                     : fetch_and_store(request, object_key, again.stored ? again.stored : stored);
     {
       const std::lock_guard lock{flights_mutex_};
       f->outcome = outcome;
