@@ -30,9 +30,17 @@
 //   // result.response (with Age), result.status: hit, miss, stale, revalidated, pass, error
 //   edge.purge_tag("product-42");
 //
+// The origin is a blocking function (`origin`) or an asynchronous one (`async_origin`, which
+// answers through a callback). `get` blocks the caller until it has an answer; `get_async`
+// never blocks and answers through a callback, and `scaling::asio::async_get`
+// (scaling/asio/edge_cache.hpp) makes that an Asio operation with completion tokens. Both
+// share one waiting list, so synchronous and asynchronous requests for a key coalesce.
+//
 // Thread safety: every member may be called from any thread. Storage is a mutex-locked
 // scaling::cache; the waiting list and the purge indexes have their own locks; the origin is
-// called with no lock held. Complexity: a hit is one hash lookup and a response copy.
+// called with no lock held. The state lives in shared memory that asynchronous fetches keep
+// alive, so an origin answering after the edge_cache is destroyed is safe (and ignored).
+// Complexity: a hit is one hash lookup and a response copy.
 // Exceptions: an origin that throws counts as unreachable (like a connection failure).
 #pragma once
 
@@ -106,11 +114,25 @@ struct origin_request {
 template <class Response>
 using origin_fetch = std::function<std::optional<Response>(const origin_request&)>;
 
+// An asynchronous origin's answer: called once, from any thread, with the response or nullopt
+// (unreachable). Calls after the first are ignored.
+template <class Response>
+using origin_callback = std::function<void(std::optional<Response>)>;
+
+// An asynchronous origin: starts the fetch and returns without waiting; answers through the
+// callback (scaling::asio::http_origin is one; scaling::asio::with_timeout bounds one). A
+// throw from the call itself counts as unreachable. A callback that is never called leaves
+// the key's waiting requests waiting: bound slow origins with with_timeout.
+template <class Response>
+using async_origin_fetch = std::function<void(const origin_request&, origin_callback<Response>)>;
+
 template <class Response>
 struct edge_options {
   // The bound on stored responses and keys, in bytes (Response::size_bytes() + key sizes).
   std::size_t capacity_bytes = std::size_t{64} << 20;
+  // Exactly one of the two: a blocking origin, or an asynchronous one.
   origin_fetch<Response> origin{};
+  async_origin_fetch<Response> async_origin{};
   // Wall time (Date, Expires and Age are wall-clock values). Tests pass a manual_clock whose
   // time_since_epoch is read as Unix time.
   cache_clock clock{std::chrono::system_clock{}};
@@ -122,8 +144,10 @@ struct edge_options {
   // be served, so that it can be revalidated with a cheap 304 instead of a full fetch.
   std::chrono::seconds keep_for_revalidation{std::chrono::hours{1}};
   freshness_options freshness{};
-  // Runs stale-while-revalidate refreshes; default: one background thread of the cache's own.
-  // A custom executor must run every task before the cache is destroyed.
+  // Runs stale-while-revalidate refreshes. Default: with a blocking origin, one background
+  // thread of the cache's own; with an async_origin, none (the refresh is started inline and
+  // does not block). A task run after the cache is destroyed does nothing; one dropped
+  // unrun leaves nothing waiting.
   std::function<void(std::function<void()>)> background{};
 };
 
@@ -164,63 +188,98 @@ struct edge_stats {
 template <class Key>
 concept edge_key = std::convertible_to<const Key&, std::string_view>;
 
-template <edge_key Key = std::string, edge_response Response = http_response>
-class edge_cache {
- public:
-  using key_type = Key;
-  using response_type = Response;
-  using options = edge_options<Response>;
-  using result = edge_result<Response>;
+namespace detail {
 
-  // Throws scaling::invalid_argument when capacity_bytes is 0, origin is empty, or a TTL is
-  // negative.
-  explicit edge_cache(options opts)
-      : opts_(validate(std::move(opts))),
-        storage_(opts_.capacity_bytes, storage_options()),
-        worker_(opts_.background ? nullptr : std::make_unique<detail::background_worker>()) {}
+// The request fields an origin fetch still needs after the call that started it returned.
+struct owned_edge_request {
+  explicit owned_edge_request(const edge_request& r)
+      : key(r.key),
+        accept_encoding(r.accept_encoding),
+        cache_control(r.cache_control),
+        if_none_match(r.if_none_match),
+        has_authorization(r.has_authorization) {}
 
-  edge_cache(const edge_cache&) = delete;
-  edge_cache& operator=(const edge_cache&) = delete;
-
-  // Waits for background refreshes still running.
-  ~edge_cache() {
-    std::unique_lock lock{flights_mutex_};
-    background_done_.wait(lock, [this] { return background_running_ == 0; });
+  [[nodiscard]] edge_request view() const {
+    return {.key = key,
+            .accept_encoding = accept_encoding,
+            .cache_control = cache_control,
+            .if_none_match = if_none_match,
+            .has_authorization = has_authorization};
   }
 
-  // Answers one request: from cache when possible, else from the origin (once per key).
-  // Blocks while the origin is fetched (or while another request's fetch for the key runs).
-  [[nodiscard]] result get(const edge_request& request) {
+  std::string key, accept_encoding, cache_control, if_none_match;
+  bool has_authorization;
+};
+
+// Everything an edge cache holds. Shared, so that an asynchronous origin fetch that completes
+// after the edge_cache is gone stores into live memory instead of freed memory.
+template <class Response>
+class edge_state : public std::enable_shared_from_this<edge_state<Response>> {
+ public:
+  using options = edge_options<Response>;
+  using result = edge_result<Response>;
+  using done_fn = std::function<void(result)>;
+
+  explicit edge_state(options opts)
+      : opts_(validate(std::move(opts))), storage_(opts_.capacity_bytes, storage_options()) {}
+
+  // Set once by the owning edge_cache: where stale-while-revalidate refreshes run.
+  void set_background(std::function<void(std::function<void()>)> run) {
+    background_ = std::move(run);
+  }
+
+  // After close() the origin is never called again (fetches answer as if it were
+  // unreachable), and no origin call started before it is still running.
+  void close() {
+    std::unique_lock lock{flights_mutex_};
+    closed_ = true;
+    origin_idle_.wait(lock, [this] { return origin_calls_running_ == 0; });
+  }
+
+  result get(const edge_request& request) {
     count(stat::requests);
     lookup_outcome found = lookup(request);
     if (found.answer) return std::move(*found.answer);
-    if (found.pass) return pass(request);
-    return fetch_coalesced(request, found.object_key, found.stored);
+    // The origin path: the same callback machinery as get_async, waited for here.
+    struct slot {
+      std::mutex mutex;
+      std::condition_variable ready;
+      std::optional<result> value;
+    } answer;
+    go_to_origin(std::make_shared<const owned_edge_request>(request), std::move(found),
+                 [&answer](result r) {
+                   const std::lock_guard lock{answer.mutex};
+                   answer.value = std::move(r);
+                   answer.ready.notify_one();  // under the lock: `answer` dies once seen
+                 });
+    std::unique_lock lock{answer.mutex};
+    answer.ready.wait(lock, [&answer] { return answer.value.has_value(); });
+    return std::move(*answer.value);
   }
 
-  // Answers from cache only, never blocking on the origin: a fresh hit, or a stale copy
-  // served while a background refresh starts. nullopt means get() would go to the origin,
-  // so a server can run that on a thread where blocking is acceptable. A request answered
-  // here is counted; one that is not is counted by the get() that follows.
-  [[nodiscard]] std::optional<result> try_get(const edge_request& request) {
+  void get_async(const edge_request& request, done_fn done) {
+    count(stat::requests);
+    lookup_outcome found = lookup(request);
+    if (found.answer) {
+      done(std::move(*found.answer));
+      return;
+    }
+    go_to_origin(std::make_shared<const owned_edge_request>(request), std::move(found),
+                 std::move(done));
+  }
+
+  std::optional<result> try_get(const edge_request& request) {
     lookup_outcome found = lookup(request);
     if (found.answer) count(stat::requests);
     return std::move(found.answer);
   }
 
-  // Removes the stored responses for `key` (all its variants). Returns how many.
   std::size_t purge(std::string_view key) { return erase_all(stored_keys_of(key)); }
-  // Removes every stored response whose key starts with `prefix`.
   std::size_t purge_prefix(std::string_view prefix) {
     return erase_all(index_.keys_with_prefix(prefix));
   }
-  // Removes every stored response tagged `tag` (Surrogate-Key); cost ~ the tagged entries.
   std::size_t purge_tag(std::string_view tag) { return erase_all(index_.keys_with_tag(tag)); }
-  // Removes everything.
   std::size_t purge_all() { return erase_all(index_.all_keys()); }
-
-  // Soft purge: marks the entries stale now; they may still be served under their
-  // stale-while-revalidate and stale-if-error permissions while a fresh copy is fetched.
   std::size_t soft_purge(std::string_view key) { return mark_stale(stored_keys_of(key)); }
   std::size_t soft_purge_prefix(std::string_view prefix) {
     return mark_stale(index_.keys_with_prefix(prefix));
@@ -241,14 +300,14 @@ class edge_cache {
             .background_refreshes = counter(stat::background_refreshes),
             .purged = counter(stat::purged)};
   }
-  // Stored entries (responses, Vary markers and hit-for-miss markers).
   [[nodiscard]] std::size_t size() const { return storage_.size(); }
-  // Bytes in use, against capacity_bytes.
   [[nodiscard]] std::uint64_t bytes() const { return storage_.weight(); }
   [[nodiscard]] std::size_t capacity_bytes() const noexcept { return opts_.capacity_bytes; }
   [[nodiscard]] bool contains(std::string_view key) const {
     return storage_.contains(std::string{key});
   }
+  [[nodiscard]] bool has_sync_origin() const noexcept { return static_cast<bool>(opts_.origin); }
+  [[nodiscard]] bool has_background() const noexcept { return static_cast<bool>(opts_.background); }
 
  private:
   enum class entry_kind : std::uint8_t { object, negative, vary_marker, hit_for_miss };
@@ -285,12 +344,14 @@ class edge_cache {
     }
   };
   using entry_ptr = std::shared_ptr<const entry>;
+  using request_ptr = std::shared_ptr<const owned_edge_request>;
+  // A finished fetch: the answer, and whether requests waiting for the key may share it.
+  using fetched_fn = std::function<void(result, bool shareable)>;
 
+  // One origin fetch in progress for a key (the waiting list). Waiters are told the answer
+  // and whether they may share it (false: an uncacheable response; each fetches its own).
   struct flight {
-    std::optional<result> outcome;
-    bool shareable = false;  // false: waiters fetch for themselves (uncacheable response)
-    bool done = false;
-    std::condition_variable ready;
+    std::vector<std::function<void(const result&, bool shareable)>> waiters;
   };
 
   using storage_type = cache<std::string, entry_ptr, lru, mutex_locked>;
@@ -301,7 +362,14 @@ class edge_cache {
       detail::throw_invalid_argument(component, "capacity_bytes", "must be > 0",
                                      opts.capacity_bytes);
     }
-    if (!opts.origin) detail::throw_invalid_argument(component, "origin", "must be set");
+    if (!opts.origin && !opts.async_origin) {
+      detail::throw_invalid_argument(component, "origin",
+                                     "one of origin and async_origin must be set");
+    }
+    if (opts.origin && opts.async_origin) {
+      detail::throw_invalid_argument(component, "async_origin",
+                                     "must be empty when origin is set (one origin only)");
+    }
     for (const auto& [name, value] :
          {std::pair{"negative_ttl", opts.negative_ttl},
           std::pair{"hit_for_miss_ttl", opts.hit_for_miss_ttl},
@@ -474,25 +542,80 @@ class edge_cache {
            !std::string(r.header("Last-Modified")).empty();
   }
 
-  std::optional<Response> call_origin(const origin_request& request) {
+  // Calls the origin, synchronous or asynchronous, and hands its answer to `then` exactly
+  // once. An origin that throws, or an asynchronous origin that answers twice, is handled:
+  // the throw is an unreachable origin, the second answer is ignored.
+  void call_origin(const origin_request& request, origin_callback<Response> then) {
     count(stat::origin_fetches);
-    try {
-      return opts_.origin(request);
-    } catch (...) {
-      return std::nullopt;
+    {
+      const std::lock_guard lock{flights_mutex_};
+      if (closed_) {
+        then(std::nullopt);  // nothing can be waiting: the edge_cache is gone
+        return;
+      }
+      ++origin_calls_running_;
+    }
+    struct running_guard {
+      edge_state* self;
+      ~running_guard() {
+        const std::lock_guard lock{self->flights_mutex_};
+        if (--self->origin_calls_running_ == 0) self->origin_idle_.notify_all();
+      }
+    };
+    if (opts_.origin) {
+      std::optional<Response> response;
+      {
+        const running_guard guard{this};
+        try {
+          response = opts_.origin(request);
+        } catch (...) {
+          response.reset();
+        }
+      }
+      then(std::move(response));
+      return;
+    }
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    origin_callback<Response> once = [answered,
+                                      then = std::move(then)](std::optional<Response> response) {
+      if (!answered->exchange(true, std::memory_order_acq_rel)) then(std::move(response));
+    };
+    bool threw = false;
+    {
+      const running_guard guard{this};
+      try {
+        opts_.async_origin(request, once);
+      } catch (...) {
+        threw = true;
+      }
+    }
+    if (threw) once(std::nullopt);
+  }
+
+  // After the cache had nothing to answer with: pass through, or join the key's waiting list.
+  void go_to_origin(request_ptr request, lookup_outcome found, done_fn done) {
+    if (found.pass) {
+      pass(std::move(request), std::move(done));
+    } else {
+      fetch_coalesced(std::move(request), std::move(found.object_key), std::move(found.stored),
+                      std::move(done));
     }
   }
 
-  result pass(const edge_request& request) {
+  void pass(request_ptr request, done_fn done) {
     count(stat::passes);
-    auto response = call_origin({.key = std::string{request.key},
-                                 .accept_encoding = std::string{request.accept_encoding},
-                                 .if_none_match = std::string{request.if_none_match}});
-    if (!response) {
-      count(stat::errors);
-      return {synthesized(502), cache_status::error, {}, false};
-    }
-    return {std::move(*response), cache_status::pass, {}, false};
+    call_origin({.key = request->key,
+                 .accept_encoding = request->accept_encoding,
+                 .if_none_match = request->if_none_match},
+                [self = this->shared_from_this(),
+                 done = std::move(done)](std::optional<Response> response) {
+                  if (!response) {
+                    self->count(stat::errors);
+                    done(result{synthesized(502), cache_status::error, {}, false});
+                    return;
+                  }
+                  done(result{std::move(*response), cache_status::pass, {}, false});
+                });
   }
 
   static Response synthesized(int status) {
@@ -503,44 +626,57 @@ class edge_cache {
   }
 
   // The waiting list: the first request for a key fetches, the others wait for its result.
-  result fetch_coalesced(const edge_request& request, const std::string& object_key,
-                         const entry_ptr& stored) {
-    std::shared_ptr<flight> f;
-    bool leader = false;
-    {
-      std::unique_lock lock{flights_mutex_};
-      auto& slot = flights_[object_key];
-      if (!slot) {
-        slot = std::make_shared<flight>();
-        leader = true;
-      }
-      f = slot;
-      if (!leader) {
-        f->ready.wait(lock, [&f] { return f->done; });
-        if (f->shareable) {
-          count(stat::coalesced);
-          result shared = *f->outcome;
-          shared.coalesced = true;
-          return shared;
-        }
-      }
-    }
-    if (!leader) return pass(request);  // the response was not cacheable: fetch our own
-    // Another leader may have stored the response and left between our lookup and our
-    // registration: look again before going to the origin, so a key is fetched once.
-    lookup_outcome again = lookup(request);
-    auto [outcome, shareable] =
-        again.answer ? std::pair<result, bool>{std::move(*again.answer), true}
-                     : fetch_and_store(request, object_key, again.stored ? again.stored : stored);
+  void fetch_coalesced(request_ptr request, std::string object_key, entry_ptr stored,
+                       done_fn done) {
+    auto f = std::make_shared<flight>();
     {
       const std::lock_guard lock{flights_mutex_};
-      f->outcome = outcome;
-      f->shareable = shareable;
-      f->done = true;
-      flights_.erase(object_key);
+      auto& slot = flights_[object_key];
+      if (slot) {
+        slot->waiters.push_back([self = this->shared_from_this(), request, done = std::move(done)](
+                                    const result& answer, bool shareable) {
+          if (!shareable) {
+            self->pass(request, done);  // the response was not cacheable: fetch our own
+            return;
+          }
+          self->count(stat::coalesced);
+          result shared = answer;
+          shared.coalesced = true;
+          done(std::move(shared));
+        });
+        return;
+      }
+      slot = f;
     }
-    f->ready.notify_all();
-    return outcome;
+    // Another leader may have stored the response and left between our lookup and our
+    // registration: look again before going to the origin, so a key is fetched once.
+    lookup_outcome again = lookup(request->view());
+    if (again.answer) {
+      finish_flight(object_key, f, *again.answer, true);
+      done(std::move(*again.answer));
+      return;
+    }
+    if (again.stored) stored = std::move(again.stored);
+    fetch_and_store(std::move(request), object_key, std::move(stored),
+                    [self = this->shared_from_this(), object_key, f, done = std::move(done)](
+                        result answer, bool shareable) {
+                      self->finish_flight(object_key, f, answer, shareable);
+                      done(std::move(answer));
+                    });
+  }
+
+  // Ends a key's flight: later requests start their own, the waiters get the answer.
+  void finish_flight(const std::string& object_key, const std::shared_ptr<flight>& f,
+                     const result& answer, bool shareable) {
+    std::vector<std::function<void(const result&, bool)>> waiters;
+    {
+      const std::lock_guard lock{flights_mutex_};
+      waiters = std::move(f->waiters);
+      const auto it = flights_.find(object_key);
+      if (it != flights_.end() && it->second == f) flights_.erase(it);
+    }
+    for (auto& waiter : waiters)
+      waiter(answer, shareable);
   }
 
   void refresh_in_background(const edge_request& request, const std::string& object_key,
@@ -548,48 +684,51 @@ class edge_cache {
     auto f = std::make_shared<flight>();
     {
       const std::lock_guard lock{flights_mutex_};
+      if (closed_) return;
       auto& slot = flights_[object_key];
       if (slot) return;  // a fetch for this key is already under way
       slot = f;
-      ++background_running_;
     }
     count(stat::background_refreshes);
-    auto task = [this, f, object_key, stored, key = std::string{request.key},
-                 accept = std::string{request.accept_encoding}] {
-      const edge_request owned{.key = key, .accept_encoding = accept};
-      auto [outcome, shareable] = fetch_and_store(owned, object_key, stored);
-      {
-        const std::lock_guard lock{flights_mutex_};
-        f->outcome = std::move(outcome);
-        f->shareable = shareable;
-        f->done = true;
-        flights_.erase(object_key);
-        --background_running_;
-      }
-      f->ready.notify_all();
-      background_done_.notify_all();
+    auto task = [self = this->shared_from_this(), f, object_key, stored,
+                 owned = std::make_shared<const owned_edge_request>(edge_request{
+                     .key = request.key, .accept_encoding = request.accept_encoding})] {
+      self->fetch_and_store(owned, object_key, stored,
+                            [self, object_key, f](result answer, bool shareable) {
+                              self->finish_flight(object_key, f, answer, shareable);
+                            });
     };
-    if (opts_.background) {
-      opts_.background(std::move(task));
+    if (background_) {
+      background_(std::move(task));
     } else {
-      worker_->submit(std::move(task));
+      task();  // an asynchronous origin: starting the fetch does not block
     }
   }
 
-  // Fetches from the origin (conditionally when a copy is stored) and stores what may be
-  // stored. Returns the answer and whether waiting requests may share it.
-  std::pair<result, bool> fetch_and_store(const edge_request& request,
-                                          const std::string& object_key, const entry_ptr& stored) {
-    origin_request out{.key = std::string{request.key},
-                       .accept_encoding = std::string{request.accept_encoding}};
+  // Fetches from the origin (conditionally when a copy is stored), stores what may be
+  // stored, and hands `then` the answer and whether waiting requests may share it.
+  void fetch_and_store(request_ptr request, std::string object_key, entry_ptr stored,
+                       fetched_fn then) {
+    origin_request out{.key = request->key, .accept_encoding = request->accept_encoding};
     if (stored && stored->kind == entry_kind::object) {
       out.if_none_match = stored->response.header("ETag");
       out.if_modified_since = stored->response.header("Last-Modified");
     }
     const auto request_time = wall_now();
-    std::optional<Response> response = call_origin(out);
-    const auto response_time = wall_now();
+    call_origin(out, [self = this->shared_from_this(), request = std::move(request),
+                      object_key = std::move(object_key), stored = std::move(stored), request_time,
+                      then = std::move(then)](std::optional<Response> response) {
+      auto [answer, shareable] = self->store_response(request->view(), object_key, stored,
+                                                      std::move(response), request_time);
+      then(std::move(answer), shareable);
+    });
+  }
 
+  // What an origin answer means for the cache and for the request that asked for it.
+  std::pair<result, bool> store_response(const edge_request& request, const std::string& object_key,
+                                         const entry_ptr& stored, std::optional<Response> response,
+                                         std::chrono::sys_seconds request_time) {
+    const auto response_time = wall_now();
     const bool origin_failed = !response || response->status() >= 500;
     if (origin_failed) {
       if (stored && stored->usable_on_error(response_time)) {
@@ -739,31 +878,143 @@ class edge_cache {
 
   relaxed_counter counters_[static_cast<std::size_t>(stat::count_)];
 
+  std::function<void(std::function<void()>)> background_{opts_.background};
+
   std::mutex flights_mutex_;
   std::unordered_map<std::string, std::shared_ptr<flight>> flights_;
-  std::condition_variable background_done_;
-  std::size_t background_running_ = 0;
-
-  std::unique_ptr<detail::background_worker> worker_;  // last: its thread stops first
+  std::condition_variable origin_idle_;
+  std::size_t origin_calls_running_ = 0;
+  bool closed_ = false;
 };
 
+}  // namespace detail
+
+template <edge_key Key = std::string, edge_response Response = http_response>
+class edge_cache {
+ public:
+  using key_type = Key;
+  using response_type = Response;
+  using options = edge_options<Response>;
+  using result = edge_result<Response>;
+
+  // Throws scaling::invalid_argument when capacity_bytes is 0, neither or both of origin
+  // and async_origin are set, or a TTL is negative.
+  explicit edge_cache(options opts)
+      : state_(std::make_shared<detail::edge_state<Response>>(std::move(opts))) {
+    if (!state_->has_background() && state_->has_sync_origin()) {
+      worker_ = std::make_unique<detail::background_worker>();
+      state_->set_background([worker = worker_.get()](std::function<void()> task) {
+        worker->submit(std::move(task));
+      });
+    }
+  }
+
+  edge_cache(const edge_cache&) = delete;
+  edge_cache& operator=(const edge_cache&) = delete;
+
+  // Runs the refreshes queued on the default background thread and waits for origin calls
+  // still running; the origin is not called after this returns. Asynchronous fetches still
+  // in flight complete later into state that lives until they do (their answers are dropped).
+  ~edge_cache() {
+    worker_.reset();
+    state_->close();
+  }
+
+  // Answers one request: from cache when possible, else from the origin (once per key).
+  // Blocks while the origin is fetched (or while another request's fetch for the key runs);
+  // with an async_origin, do not call it on a thread the origin needs to make progress.
+  [[nodiscard]] result get(const edge_request& request) { return state_->get(request); }
+
+  // Answers one request without blocking: `done(result)` runs inside this call when the
+  // cache can answer, otherwise on the thread that delivers the origin's answer (the origin's
+  // own thread for an async_origin, this thread for a synchronous origin). The request's
+  // views need to stay valid only during this call. `done` must not throw.
+  // scaling::asio::async_get wraps this as an Asio operation with completion tokens.
+  void get_async(const edge_request& request, std::function<void(result)> done) {
+    state_->get_async(request, std::move(done));
+  }
+
+  // Answers from cache only, never blocking on the origin: a fresh hit, or a stale copy
+  // served while a background refresh starts. nullopt means get() would go to the origin,
+  // so a server can run that on a thread where blocking is acceptable. A request answered
+  // here is counted; one that is not is counted by the get() that follows.
+  [[nodiscard]] std::optional<result> try_get(const edge_request& request) {
+    return state_->try_get(request);
+  }
+
+  // Removes the stored responses for `key` (all its variants). Returns how many.
+  std::size_t purge(std::string_view key) { return state_->purge(key); }
+  // Removes every stored response whose key starts with `prefix`.
+  std::size_t purge_prefix(std::string_view prefix) { return state_->purge_prefix(prefix); }
+  // Removes every stored response tagged `tag` (Surrogate-Key); cost ~ the tagged entries.
+  std::size_t purge_tag(std::string_view tag) { return state_->purge_tag(tag); }
+  // Removes everything.
+  std::size_t purge_all() { return state_->purge_all(); }
+
+  // Soft purge: marks the entries stale now; they may still be served under their
+  // stale-while-revalidate and stale-if-error permissions while a fresh copy is fetched.
+  std::size_t soft_purge(std::string_view key) { return state_->soft_purge(key); }
+  std::size_t soft_purge_prefix(std::string_view prefix) {
+    return state_->soft_purge_prefix(prefix);
+  }
+  std::size_t soft_purge_tag(std::string_view tag) { return state_->soft_purge_tag(tag); }
+
+  [[nodiscard]] edge_stats stats() const { return state_->stats(); }
+  // Stored entries (responses, Vary markers and hit-for-miss markers).
+  [[nodiscard]] std::size_t size() const { return state_->size(); }
+  // Bytes in use, against capacity_bytes.
+  [[nodiscard]] std::uint64_t bytes() const { return state_->bytes(); }
+  [[nodiscard]] std::size_t capacity_bytes() const noexcept { return state_->capacity_bytes(); }
+  [[nodiscard]] bool contains(std::string_view key) const { return state_->contains(key); }
+
+ private:
+  std::shared_ptr<detail::edge_state<Response>> state_;
+  std::unique_ptr<detail::background_worker> worker_;
+};
+
+namespace detail {
+
+// What a parent tier answers a child with: nothing when it could not reach its own origin,
+// a 304 when the child's validator matches the parent's copy, else the response.
+template <class Response>
+std::optional<Response> as_parent_answer(edge_result<Response> answer,
+                                         const std::string& if_none_match) {
+  if (answer.status == cache_status::error) return std::nullopt;
+  if (!if_none_match.empty() && if_none_match == std::string(answer.response.header("ETag"))) {
+    Response not_modified = std::move(answer.response);
+    if constexpr (requires { not_modified.set_status(304); }) not_modified.set_status(304);
+    if constexpr (requires { not_modified.set_body(std::string{}); }) {
+      not_modified.set_body(std::string{});
+    }
+    return not_modified;
+  }
+  return std::move(answer.response);
+}
+
+}  // namespace detail
+
 // Makes an edge cache the origin of another (edge -> shield -> origin). A conditional
-// request whose ETag matches the parent's copy is answered with a 304.
+// request whose ETag matches the parent's copy is answered with a 304. The parent must
+// outlive the child.
 template <class Key, class Response>
 [[nodiscard]] origin_fetch<Response> as_origin(edge_cache<Key, Response>& parent) {
   return [&parent](const origin_request& request) -> std::optional<Response> {
-    auto answer = parent.get({.key = request.key, .accept_encoding = request.accept_encoding});
-    if (answer.status == cache_status::error) return std::nullopt;
-    const std::string etag = answer.response.header("ETag");
-    if (!request.if_none_match.empty() && request.if_none_match == etag) {
-      Response not_modified = answer.response;
-      if constexpr (requires { not_modified.set_status(304); }) not_modified.set_status(304);
-      if constexpr (requires { not_modified.set_body(std::string{}); }) {
-        not_modified.set_body(std::string{});
-      }
-      return not_modified;
-    }
-    return std::move(answer.response);
+    return detail::as_parent_answer(
+        parent.get({.key = request.key, .accept_encoding = request.accept_encoding}),
+        request.if_none_match);
+  };
+}
+
+// as_origin for an asynchronous child: the parent answers through get_async, so a tier of
+// edges on io_contexts never blocks a thread on a miss. The parent must outlive the child.
+template <class Key, class Response>
+[[nodiscard]] async_origin_fetch<Response> as_async_origin(edge_cache<Key, Response>& parent) {
+  return [&parent](const origin_request& request, origin_callback<Response> answer) {
+    parent.get_async({.key = request.key, .accept_encoding = request.accept_encoding},
+                     [if_none_match = request.if_none_match,
+                      answer = std::move(answer)](edge_result<Response> result) {
+                       answer(detail::as_parent_answer(std::move(result), if_none_match));
+                     });
   };
 }
 
