@@ -80,7 +80,8 @@ auto async_get(scaling::edge_cache<Key, Response>& edge, const scaling::edge_req
 }
 
 // An asynchronous origin that answers nullopt (unreachable) when `inner` has not answered
-// within `timeout`; a later answer from `inner` is dropped. The timer runs on `executor`.
+// within `timeout`; a later answer from `inner` is dropped. The timer runs on `executor`,
+// whose execution context must outlive the callbacks `inner` holds.
 // Throws scaling::invalid_argument when `inner` is empty or `timeout` is not positive.
 template <class Response, class Executor>
 [[nodiscard]] scaling::async_origin_fetch<Response> with_timeout(
