@@ -3,6 +3,8 @@
 // behind the in-process edge server, both on ephemeral ports. Time that matters runs on a
 // manual_clock; waits on other threads poll a condition with a generous deadline that only
 // guards against hangs.
+#include "edge_server.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -412,4 +414,454 @@ TEST(HttpOrigin, CloseAnswersPendingRequestsWithNullopt) {
   EXPECT_FALSE(fetch(origin, {.key = "/after"}));
 }
 
+// ---------------------------------------------------------------------------------------
+// edge_server
+
+using response_message = http::response<http::string_body>;
+
+// A keep-alive HTTP client on its own io_context; every operation is bounded by the guard.
+class http_client {
+ public:
+  explicit http_client(std::uint16_t port) : stream_(io_) {
+    stream_.expires_after(hang_guard);
+    boost::system::error_code ec;
+    stream_.socket().connect({net::ip::make_address("127.0.0.1"), port}, ec);
+    connected_ = !ec;
+  }
+  [[nodiscard]] bool connected() const { return connected_; }
+
+  response_message send(http::verb method, std::string target,
+                        std::vector<std::pair<std::string, std::string>> headers = {},
+                        std::string body = {}) {
+    http::request<http::string_body> req{method, target, 11};
+    req.set(http::field::host, "edge.test");
+    for (const auto& [name, value] : headers)
+      req.set(name, value);
+    req.body() = std::move(body);
+    if (!req.body().empty() || method == http::verb::post) req.prepare_payload();
+    return exchange(req);
+  }
+  response_message get(std::string target,
+                       std::vector<std::pair<std::string, std::string>> headers = {}) {
+    return send(http::verb::get, std::move(target), std::move(headers));
+  }
+
+  // Writes raw bytes (several pipelined requests, or a malformed one).
+  void write_raw(const std::string& bytes) {
+    boost::system::error_code ec;
+    stream_.expires_after(hang_guard);
+    net::write(stream_.socket(), net::buffer(bytes), ec);
+    EXPECT_FALSE(ec) << ec.message();
+  }
+  // Reads one response; an error (e.g. eof when the server closed) is returned in `error`.
+  response_message read(boost::system::error_code* error = nullptr, bool head = false) {
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(std::uint64_t{1} << 26);
+    if (head) parser.skip(true);
+    boost::system::error_code ec;
+    stream_.expires_after(hang_guard);
+    http::async_read(stream_, buffer_, parser,
+                     [&ec](const boost::system::error_code& e, std::size_t) { ec = e; });
+    io_.restart();
+    io_.run();
+    if (error != nullptr) {
+      *error = ec;
+    } else {
+      EXPECT_FALSE(ec) << ec.message();
+    }
+    return parser.release();
+  }
+  response_message exchange(const http::request<http::string_body>& req) {
+    boost::system::error_code ec;
+    stream_.expires_after(hang_guard);
+    http::async_write(stream_, req,
+                      [&ec](const boost::system::error_code& e, std::size_t) { ec = e; });
+    io_.restart();
+    io_.run();
+    EXPECT_FALSE(ec) << ec.message();
+    return read(nullptr, req.method() == http::verb::head);
+  }
+  // True when the server closes the connection without answering.
+  bool closed_by_server() {
+    boost::system::error_code ec;
+    read(&ec);
+    return ec == http::error::end_of_stream || ec == net::error::eof ||
+           ec == net::error::connection_reset;
+  }
+
+ private:
+  net::io_context io_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  bool connected_ = false;
+};
+
+std::string field(const response_message& r, std::string_view name) {
+  return std::string{r[name]};
+}
+
+// A test origin, a manual clock at a plausible Unix time, and the edge server in front.
+class EdgeServer : public ::testing::Test {
+ protected:
+  static edge_example::edge_server_options options_for(const test_origin& origin,
+                                                       const scaling::manual_clock& clock) {
+    return {.listen = "127.0.0.1:0",
+            .origin = origin.url(),
+            .threads = 2,
+            .capacity_bytes = 16 << 20,
+            .origin_timeout = std::chrono::milliseconds{30'000},
+            .drain_timeout = std::chrono::milliseconds{30'000},
+            .clock = clock};
+  }
+  void start(edge_example::edge_server_options opts) {
+    server = std::make_unique<edge_example::edge_server>(std::move(opts));
+    server->start();
+  }
+  void start() { start(options_for(*origin, clock)); }
+  http_client client() { return http_client{server->port()}; }
+
+  scaling::manual_clock clock{
+      scaling::manual_clock::time_point{std::chrono::seconds{1'700'000'000}}};
+  std::unique_ptr<test_origin> origin = std::make_unique<test_origin>();
+  std::unique_ptr<edge_example::edge_server> server;
+};
+
+reply cacheable(std::string body, std::string cache_control = "public, max-age=60",
+                std::vector<std::pair<std::string, std::string>> extra = {}) {
+  reply r{.body = std::move(body)};
+  r.headers.emplace_back("Cache-Control", std::move(cache_control));
+  for (auto& h : extra)
+    r.headers.push_back(std::move(h));
+  return r;
+}
+
+TEST_F(EdgeServer, MissThenHitWithAgeAndOneOriginRequest) {
+  origin->respond([](const seen_request& r) { return cacheable("body of " + r.target); });
+  start();
+  auto c = client();
+  auto first = c.get("/a.css");
+  EXPECT_EQ(first.result_int(), 200u);
+  EXPECT_EQ(first.body(), "body of /a.css");
+  EXPECT_EQ(field(first, "X-Cache"), "MISS");
+  clock.advance(10s);
+  auto second = c.get("/a.css");
+  EXPECT_EQ(second.body(), "body of /a.css");
+  EXPECT_EQ(field(second, "X-Cache"), "HIT");
+  EXPECT_EQ(field(second, "Age"), "10");
+  EXPECT_EQ(field(second, "Cache-Control"), "public, max-age=60");
+  auto head = c.send(http::verb::head, "/a.css");
+  EXPECT_EQ(field(head, "X-Cache"), "HIT");
+  EXPECT_EQ(field(head, "Content-Length"), "14");
+  EXPECT_TRUE(head.body().empty());
+  EXPECT_EQ(origin->requests(), 1);
+  EXPECT_EQ(server->stats().cache_answers, 2u);
+}
+
+TEST_F(EdgeServer, StaleWhileRevalidateAnswersStaleAndRefreshesOnce) {
+  std::atomic<int> version{1};
+  origin->respond([&version](const seen_request&) {
+    return cacheable("v" + std::to_string(version.load()), "max-age=10, stale-while-revalidate=60");
+  });
+  start();
+  auto c = client();
+  EXPECT_EQ(c.get("/page").body(), "v1");
+  version = 2;
+  clock.advance(20s);
+  auto stale = c.get("/page");
+  EXPECT_EQ(field(stale, "X-Cache"), "STALE");
+  EXPECT_EQ(stale.body(), "v1");
+  // The one background refresh lands; until it has, answers stay STALE without new fetches.
+  ASSERT_TRUE(eventually([&] { return c.get("/page").body() == "v2"; }));
+  EXPECT_EQ(field(c.get("/page"), "X-Cache"), "HIT");
+  EXPECT_EQ(origin->requests(), 2);
+  EXPECT_EQ(server->stats().cache.background_refreshes, 1u);
+}
+
+TEST_F(EdgeServer, PurgeByUrlTagAndPrefixThroughTheAdminApi) {
+  origin->respond([](const seen_request& r) {
+    const std::string tag = r.target.starts_with("/p/1") ? "red" : "blue";
+    return cacheable(r.target, "max-age=600", {{"Surrogate-Key", tag + " all"}});
+  });
+  start();
+  auto c = client();
+  for (const char* path : {"/p/1", "/p/2", "/q/3", "/q/4"})
+    EXPECT_EQ(field(c.get(path), "X-Cache"), "MISS");
+  for (const char* path : {"/p/1", "/p/2", "/q/3", "/q/4"})
+    EXPECT_EQ(field(c.get(path), "X-Cache"), "HIT");
+
+  auto by_url = c.send(http::verb::post, "/.scaling/purge?url=http%3A%2F%2Fedge.test%2Fp%2F1");
+  EXPECT_EQ(by_url.result_int(), 200u);
+  EXPECT_EQ(by_url.body(), "{\"purged\":1}\n");
+  EXPECT_EQ(field(c.get("/p/1"), "X-Cache"), "MISS");
+
+  EXPECT_EQ(c.send(http::verb::post, "/.scaling/purge?tag=blue").body(), "{\"purged\":3}\n");
+  EXPECT_EQ(field(c.get("/q/3"), "X-Cache"), "MISS");
+  EXPECT_EQ(field(c.get("/p/1"), "X-Cache"), "HIT");
+
+  EXPECT_EQ(c.send(http::verb::post, "/.scaling/purge?prefix=/q/").body(), "{\"purged\":1}\n");
+  EXPECT_EQ(field(c.get("/q/3"), "X-Cache"), "MISS");
+
+  // The PURGE method, on the request's own URL.
+  EXPECT_EQ(c.send(http::verb::purge, "/q/3").body(), "{\"purged\":1}\n");
+  EXPECT_EQ(c.send(http::verb::post, "/.scaling/purge").result_int(), 400u);
+  EXPECT_EQ(c.get("/.scaling/purge?tag=x").result_int(), 405u);
+  EXPECT_EQ(c.get("/.scaling/stats").result_int(), 200u);
+  EXPECT_EQ(server->stats().purges, 4u);
+}
+
+TEST_F(EdgeServer, SoftPurgeServesStaleWhileTheRefreshRuns) {
+  std::atomic<int> version{1};
+  origin->respond([&version](const seen_request&) {
+    return cacheable("v" + std::to_string(version.load()), "max-age=600, stale-while-revalidate=60",
+                     {{"Surrogate-Key", "news"}});
+  });
+  start();
+  auto c = client();
+  EXPECT_EQ(c.get("/n").body(), "v1");
+  version = 2;
+  EXPECT_EQ(c.send(http::verb::post, "/.scaling/purge?tag=news&soft=1").body(), "{\"purged\":1}\n");
+  auto stale = c.get("/n");
+  EXPECT_EQ(field(stale, "X-Cache"), "STALE");
+  EXPECT_EQ(stale.body(), "v1");
+  ASSERT_TRUE(eventually([&] { return c.get("/n").body() == "v2"; }));
+  EXPECT_EQ(origin->requests(), 2);
+}
+
+TEST_F(EdgeServer, RevalidatesWithIfNoneMatchAndA304RefreshesTheCopy) {
+  origin->respond([](const seen_request& r) {
+    if (r.header("If-None-Match") == "\"v1\"") {
+      return reply{.status = 304, .headers = {{"Cache-Control", "max-age=10"}, {"ETag", "\"v1\""}}};
+    }
+    return cacheable("full body", "max-age=10", {{"ETag", "\"v1\""}});
+  });
+  start();
+  auto c = client();
+  EXPECT_EQ(c.get("/doc").body(), "full body");
+  clock.advance(30s);
+  auto refreshed = c.get("/doc");
+  EXPECT_EQ(refreshed.result_int(), 200u);
+  EXPECT_EQ(refreshed.body(), "full body");
+  EXPECT_EQ(field(refreshed, "X-Cache"), "HIT");
+  const auto seen = origin->seen();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].header("If-None-Match"), "\"v1\"");
+  EXPECT_EQ(server->stats().cache.revalidated, 1u);
+  EXPECT_EQ(field(c.get("/doc"), "X-Cache"), "HIT");  // fresh again after the 304
+  EXPECT_EQ(origin->requests(), 2);
+}
+
+TEST_F(EdgeServer, ClientConditionalGetIsAnswered304ByTheEdge) {
+  origin->respond([](const seen_request&) {
+    return cacheable("payload", "max-age=60", {{"ETag", "W/\"abc\""}});
+  });
+  start();
+  auto c = client();
+  EXPECT_EQ(c.get("/img").body(), "payload");
+  auto not_modified = c.get("/img", {{"If-None-Match", "\"zzz\", \"abc\""}});
+  EXPECT_EQ(not_modified.result_int(), 304u);
+  EXPECT_TRUE(not_modified.body().empty());
+  EXPECT_EQ(field(not_modified, "ETag"), "W/\"abc\"");
+  EXPECT_EQ(field(not_modified, "X-Cache"), "HIT");
+  auto changed = c.get("/img", {{"If-None-Match", "\"other\""}});
+  EXPECT_EQ(changed.result_int(), 200u);
+  EXPECT_EQ(changed.body(), "payload");
+  EXPECT_EQ(origin->requests(), 1);
+  EXPECT_EQ(server->stats().not_modified, 1u);
+}
+
+TEST_F(EdgeServer, OriginDownNeverCachedIs502) {
+  auto opts = options_for(*origin, clock);
+  opts.origin = "http://127.0.0.1:" + std::to_string(closed_port());
+  start(opts);
+  auto c = client();
+  auto r = c.get("/x");
+  EXPECT_EQ(r.result_int(), 502u);
+  EXPECT_EQ(field(r, "X-Cache"), "MISS");
+}
+
+TEST_F(EdgeServer, OriginDownServesStaleIfErrorThenMustRevalidateIs504) {
+  origin->respond([](const seen_request& r) {
+    if (r.target == "/sie") return cacheable("kept", "max-age=10, stale-if-error=3600");
+    // An ETag keeps the expired copy stored for revalidation: a copy exists, but may not be
+    // served stale, hence 504 rather than 502.
+    return cacheable("strict", "max-age=10, must-revalidate", {{"ETag", "\"s1\""}});
+  });
+  start();
+  auto c = client();
+  EXPECT_EQ(c.get("/sie").body(), "kept");
+  EXPECT_EQ(c.get("/strict").body(), "strict");
+  origin.reset();  // connection refused from now on
+  clock.advance(60s);
+  auto stale = c.get("/sie");
+  EXPECT_EQ(stale.result_int(), 200u);
+  EXPECT_EQ(stale.body(), "kept");
+  EXPECT_EQ(field(stale, "X-Cache"), "STALE");
+  auto strict = c.get("/strict");
+  EXPECT_EQ(strict.result_int(), 504u);
+  EXPECT_EQ(server->stats().cache.stale_if_error, 1u);
+}
+
+TEST_F(EdgeServer, OriginTimeoutIs502) {
+  origin->respond([](const seen_request&) { return reply{.hold = true}; });
+  auto opts = options_for(*origin, clock);
+  opts.origin_timeout = std::chrono::milliseconds{100};
+  start(opts);
+  auto c = client();
+  EXPECT_EQ(c.get("/slow").result_int(), 502u);
+  EXPECT_EQ(server->stats().cache.errors, 1u);
+}
+
+TEST_F(EdgeServer, KeepAliveAndPipelinedRequestsAreAnsweredInOrder) {
+  origin->respond([](const seen_request& r) { return cacheable("body" + r.target); });
+  start();
+  auto c = client();
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(c.get("/k" + std::to_string(i)).body(), "body/k" + std::to_string(i));
+  std::string pipelined;
+  for (int i = 0; i < 3; ++i)
+    pipelined += "GET /k" + std::to_string(4 - i) + " HTTP/1.1\r\nHost: edge.test\r\n\r\n";
+  c.write_raw(pipelined);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(c.read().body(), "body/k" + std::to_string(4 - i));
+  EXPECT_EQ(server->stats().connections_accepted, 1u);
+  EXPECT_EQ(origin->requests(), 5);
+}
+
+TEST_F(EdgeServer, ConcurrentColdMissesReachTheOriginOnce) {
+  constexpr int clients = 50;
+  origin->respond([](const seen_request&) {
+    reply r = cacheable("shared");
+    r.hold = true;
+    return r;
+  });
+  start();
+  std::vector<std::unique_ptr<http_client>> cs;
+  std::vector<std::thread> threads;
+  std::vector<std::string> bodies(clients);
+  for (int i = 0; i < clients; ++i)
+    cs.push_back(std::make_unique<http_client>(server->port()));
+  for (int i = 0; i < clients; ++i) {
+    threads.emplace_back([&, i] {
+      bodies[static_cast<std::size_t>(i)] = cs[static_cast<std::size_t>(i)]->get("/cold").body();
+    });
+  }
+  // Every request is in the cache's waiting list before the origin answers the one fetch.
+  ASSERT_TRUE(eventually([&] { return server->stats().origin_waits == clients; }));
+  ASSERT_TRUE(eventually([&] { return origin->held() == 1; }));
+  origin->release();
+  for (auto& t : threads)
+    t.join();
+  for (const auto& body : bodies)
+    EXPECT_EQ(body, "shared");
+  EXPECT_EQ(origin->requests(), 1);
+  EXPECT_EQ(server->stats().cache.coalesced, static_cast<std::uint64_t>(clients - 1));
+}
+
+TEST_F(EdgeServer, PassesOtherMethodsAndAuthorizedRequestsWithoutCaching) {
+  origin->respond([](const seen_request& r) { return cacheable(r.method + " " + r.target); });
+  start();
+  auto c = client();
+  auto post = c.send(http::verb::post, "/form", {{"Content-Type", "text/plain"}}, "a=1");
+  EXPECT_EQ(post.body(), "POST /form");
+  EXPECT_EQ(c.send(http::verb::post, "/form", {}, "a=2").body(), "POST /form");
+  EXPECT_EQ(c.get("/me", {{"Authorization", "Bearer t"}}).body(), "GET /me");
+  EXPECT_EQ(c.get("/me", {{"Authorization", "Bearer t"}}).body(), "GET /me");
+  EXPECT_EQ(origin->requests(), 4);
+  const auto seen = origin->seen();
+  EXPECT_EQ(seen[2].header("Authorization"), "Bearer t");
+  EXPECT_EQ(server->stats().passed, 4u);
+}
+
+TEST_F(EdgeServer, UnkeyedAndHopByHopHeadersNeverReachTheOrigin) {
+  origin->respond([](const seen_request&) { return cacheable("page"); });
+  start();
+  auto c = client();
+  c.get("/home", {{"X-Forwarded-Host", "evil.example"},
+                  {"X-Original-URL", "/admin"},
+                  {"Connection", "keep-alive, X-Secret"},
+                  {"X-Secret", "s"},
+                  {"Accept-Encoding", "gzip"}});
+  c.send(http::verb::post, "/form",
+         {{"X-Forwarded-Host", "evil.example"},
+          {"Connection", "X-Secret"},
+          {"X-Secret", "s"},
+          {"X-Kept", "yes"}},
+         "x");
+  const auto seen = origin->seen();
+  ASSERT_EQ(seen.size(), 2u);
+  for (const auto& r : seen) {
+    EXPECT_FALSE(r.has("X-Forwarded-Host")) << r.target;
+    EXPECT_FALSE(r.has("X-Original-URL")) << r.target;
+    EXPECT_FALSE(r.has("X-Secret")) << r.target;
+    EXPECT_EQ(r.header("Host"), "127.0.0.1:" + std::to_string(origin->port()));
+  }
+  EXPECT_EQ(seen[0].header("Accept-Encoding"), "gzip");
+  EXPECT_EQ(seen[1].header("X-Kept"), "yes");
+  EXPECT_EQ(seen[1].header("X-Forwarded-For"), "127.0.0.1");
+}
+
+TEST_F(EdgeServer, HostileRequestsGetErrorsNotMemory) {
+  origin->respond([](const seen_request&) { return cacheable("x"); });
+  auto opts = options_for(*origin, clock);
+  opts.max_header_bytes = 1024;
+  opts.max_body_bytes = 16;
+  opts.max_connections = 3;
+  start(opts);
+  {
+    auto c = client();
+    auto r = c.get("/", {{"X-Big", std::string(4096, 'a')}});
+    EXPECT_EQ(r.result_int(), 431u);
+  }
+  {
+    auto c = client();
+    EXPECT_EQ(c.send(http::verb::post, "/", {}, std::string(64, 'b')).result_int(), 413u);
+  }
+  {
+    auto c = client();
+    c.write_raw("GET / HTTP/1.1\r\nHost: a b\r\n\r\n");
+    EXPECT_EQ(c.read().result_int(), 400u);
+  }
+  {
+    auto c = client();
+    c.write_raw("NOT HTTP\r\n\r\n");
+    EXPECT_EQ(c.read().result_int(), 400u);
+  }
+  ASSERT_TRUE(eventually([&] { return server->stats().connections_open == 0; }));
+  std::vector<std::unique_ptr<http_client>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<http_client>(server->port()));
+    EXPECT_EQ(held.back()->get("/").result_int(), 200u);
+  }
+  http_client over{server->port()};
+  EXPECT_TRUE(over.closed_by_server());
+  EXPECT_EQ(server->stats().connections_rejected, 1u);
+  EXPECT_EQ(server->stats().bad_requests, 4u);
+}
+
+TEST_F(EdgeServer, GracefulStopFinishesRequestsInFlight) {
+  origin->respond([](const seen_request&) {
+    reply r = cacheable("late but whole");
+    r.hold = true;
+    return r;
+  });
+  start();
+  http_client idle = client();
+  ASSERT_TRUE(idle.connected());
+  std::promise<response_message> answer;
+  std::thread in_flight([&] { answer.set_value(client().get("/slow")); });
+  ASSERT_TRUE(eventually([&] { return origin->held() == 1; }));
+  std::thread stopper([&] { server->stop(); });
+  ASSERT_TRUE(eventually([&] { return server->draining(); }));
+  EXPECT_TRUE(idle.closed_by_server());  // idle keep-alive connections close at once
+  origin->release();
+  auto future = answer.get_future();
+  ASSERT_EQ(future.wait_for(hang_guard), std::future_status::ready);
+  const auto r = future.get();
+  EXPECT_EQ(r.result_int(), 200u);
+  EXPECT_EQ(r.body(), "late but whole");
+  EXPECT_EQ(field(r, "Connection"), "close");
+  stopper.join();
+  in_flight.join();
+  EXPECT_FALSE(http_client{server->port()}.connected());
+}
 }  // namespace
