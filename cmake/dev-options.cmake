@@ -45,3 +45,5 @@ option(SCALING_ENABLE_ASSERTS "Keep SCALING_ASSERT active in optimised builds of
 if(SCALING_ENABLE_ASSERTS)
   target_compile_definitions(scaling_dev_options INTERFACE SCALING_ENABLE_ASSERTS)
 endif()
+
+include(${CMAKE_CURRENT_LIST_DIR}/peers.cmake)
