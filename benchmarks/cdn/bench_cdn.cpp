@@ -2,7 +2,8 @@
 // copy, Age header), of a miss that fetches from an instant origin and stores the response,
 // and the origin offload of a burst of concurrent requests on a cold key. The baseline is a
 // mutex-guarded std::unordered_map of responses with no HTTP semantics at all: the floor any
-// HTTP-aware cache pays on top of.
+// HTTP-aware cache pays on top of. The async rows are the same requests through
+// scaling::asio::async_get on one io_context (the completion is posted, never inline).
 #include <atomic>
 #include <latch>
 #include <mutex>
@@ -12,7 +13,12 @@
 #include <vector>
 
 #include <benchmark/benchmark.h>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
+#include <scaling/asio/edge_cache.hpp>
 #include <scaling/cdn/edge_cache.hpp>
 
 namespace {
@@ -134,6 +140,66 @@ void cold_burst_scaling(benchmark::State& state) {
       static_cast<double>(origin_fetches) / static_cast<double>(runs);
 }
 
+// A fresh hit through async_get: lookup, copy, one post and its run.
+void async_hit_scaling(benchmark::State& state) {
+  const auto keys = keys_of(1000);
+  const auto body = static_cast<std::size_t>(state.range(0));
+  boost::asio::io_context io;
+  auto busy = boost::asio::make_work_guard(io);  // so poll() never stops the io_context
+  scaling::edge_cache<> edge{
+      {.capacity_bytes = 256 << 20, .origin = [body](const scaling::origin_request&) {
+         return std::optional{object_of(body)};
+       }}};
+  for (const auto& key : keys)
+    (void)edge.get({.key = key});
+  std::size_t i = 0;
+  std::size_t answered = 0;
+  for (auto _ : state) {
+    scaling::asio::async_get(
+        edge, {.key = keys[i++ % keys.size()]},
+        boost::asio::bind_executor(io, [&answered](const scaling::edge_result<http_response>& r) {
+          answered += r.status == scaling::cache_status::hit ? 1 : 0;
+        }));
+    io.poll();
+  }
+  if (answered != static_cast<std::size_t>(state.iterations())) state.SkipWithError("a miss");
+  state.SetItemsProcessed(state.iterations());
+}
+
+// A burst of async requests on a cold key, on one thread, with an origin that answers after
+// 5 ms through a timer: how many reach it.
+void async_cold_burst_scaling(benchmark::State& state) {
+  const auto clients = static_cast<std::size_t>(state.range(0));
+  std::uint64_t origin_fetches = 0, runs = 0;
+  for (auto _ : state) {
+    boost::asio::io_context io;
+    std::size_t fetches = 0;
+    scaling::edge_cache<> edge{
+        {.async_origin = [&io, &fetches](const scaling::origin_request&,
+                                         scaling::origin_callback<http_response> answer) {
+          ++fetches;
+          auto timer =
+              std::make_shared<boost::asio::steady_timer>(io, std::chrono::milliseconds{5});
+          timer->async_wait([timer, answer = std::move(answer)](boost::system::error_code) {
+            answer(object_of(1024));
+          });
+        }}};
+    std::size_t answered = 0;
+    for (std::size_t c = 0; c < clients; ++c) {
+      scaling::asio::async_get(
+          edge, {.key = "/cold"},
+          boost::asio::bind_executor(
+              io, [&answered](const scaling::edge_result<http_response>&) { ++answered; }));
+    }
+    io.run();
+    if (answered != clients) state.SkipWithError("a request was not answered");
+    origin_fetches += fetches;
+    ++runs;
+  }
+  state.counters["origin_fetches_per_burst"] =
+      static_cast<double>(origin_fetches) / static_cast<double>(runs);
+}
+
 BENCHMARK(hit_scaling)
     ->Name("hit/scaling")
     ->Arg(1024)
@@ -150,5 +216,11 @@ BENCHMARK(hit_naive)
     ->UseRealTime();
 BENCHMARK(miss_fetch_scaling)->Name("miss_fetch/scaling")->Arg(1024);
 BENCHMARK(cold_burst_scaling)->Name("cold_burst/scaling")->Arg(1000)->Iterations(3)->UseRealTime();
+BENCHMARK(async_hit_scaling)->Name("async_hit/scaling")->Arg(1024);
+BENCHMARK(async_cold_burst_scaling)
+    ->Name("async_cold_burst/scaling")
+    ->Arg(1000)
+    ->Iterations(3)
+    ->UseRealTime();
 
 }  // namespace
