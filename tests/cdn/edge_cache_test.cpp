@@ -499,4 +499,29 @@ TEST_F(EdgeCache, TryGetAnswersOnlyFromCacheAndNeverCallsTheOrigin) {
   executor.run_all();  // the cache waits for its refreshes when destroyed
 }
 
+// A purge storm: a deploy soft-purges every object at once. Requests keep being answered
+// from the stale copies, and the origin sees one refresh per object, not one per request.
+TEST_F(EdgeCache, SoftPurgeStormCostsTheOriginOneRefreshPerObject) {
+  scaling::edge_cache<> edge{options()};
+  constexpr int objects = 100;
+  for (int i = 0; i < objects; ++i) {
+    const std::string url = "/asset/" + std::to_string(i);
+    serve(url, "v1", "max-age=600, stale-while-revalidate=600", {{"Surrogate-Key", "release"}});
+    (void)edge.get({.key = url});
+  }
+  ASSERT_EQ(origin.calls(), std::size_t{objects});
+  EXPECT_EQ(edge.soft_purge_tag("release"), std::size_t{objects});
+  for (int round = 0; round < 10; ++round) {
+    for (int i = 0; i < objects; ++i) {
+      const auto answer = edge.get({.key = "/asset/" + std::to_string(i)});
+      ASSERT_EQ(answer.status, cache_status::stale);
+    }
+  }
+  EXPECT_EQ(executor.tasks.size(), std::size_t{objects}) << "one refresh per object";
+  EXPECT_EQ(origin.calls(), std::size_t{objects}) << "no request waited for the origin";
+  executor.run_all();
+  EXPECT_EQ(origin.calls(), std::size_t{2 * objects});
+  EXPECT_EQ(edge.get({.key = "/asset/7"}).status, cache_status::hit);
+}
+
 }  // namespace
