@@ -1,6 +1,9 @@
 // Algorithm-specific behaviour of each eviction policy.
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
+#include <list>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -21,6 +24,53 @@ TEST(Fifo, EvictsInInsertionOrderWhateverTheHits) {
   c.put(4, 4);
   EXPECT_FALSE(c.contains(1)) << "FIFO ignores the hit on 1";
   EXPECT_TRUE(c.contains(2));
+}
+
+// LRU against a list model on random reads, writes and erases over many more accesses than
+// its access log holds, so compactions, stale records and slot reuse are all exercised.
+TEST(Lru, MatchesAListModelOnRandomOperations) {
+  constexpr std::size_t capacity = 37;
+  scaling::cache<int, int, scaling::lru> c{capacity};
+  std::list<int> model;  // most recent first
+  const auto touch = [&](int k) {
+    model.remove(k);
+    model.push_front(k);
+  };
+  std::mt19937 rng{7};
+  std::uniform_int_distribution<int> key(0, 60);
+  std::uniform_int_distribution<int> op(0, 9);
+  for (int step = 0; step < 200'000; ++step) {
+    const int k = key(rng);
+    const int o = op(rng);
+    const bool present = std::find(model.begin(), model.end(), k) != model.end();
+    if (o < 6) {
+      ASSERT_EQ(c.get(k).has_value(), present) << "step " << step;
+      if (present) touch(k);
+    } else if (o < 9) {
+      c.put(k, step);
+      touch(k);
+      if (model.size() > capacity) model.pop_back();
+    } else {
+      ASSERT_EQ(c.erase(k), present) << "step " << step;
+      model.remove(k);
+    }
+    ASSERT_EQ(c.size(), model.size()) << "step " << step;
+  }
+  for (const int k : model)
+    EXPECT_TRUE(c.contains(k)) << k;
+  // One live record per resident entry in the access log.
+  c.inspect_policy(
+      [&](const scaling::lru::state& s) { EXPECT_EQ(s.order().size(), model.size()); });
+  c.clear();
+  EXPECT_EQ(c.size(), 0u);
+  c.put(1, 1);
+  c.put(2, 2);
+  EXPECT_TRUE(c.get(1));
+  for (int k = 3; k < static_cast<int>(capacity) + 1; ++k)  // full: keys 1 to 37
+    c.put(k, k);
+  c.put(100, 100);  // full: 2 is the least recently used
+  EXPECT_FALSE(c.contains(2));
+  EXPECT_TRUE(c.contains(1));
 }
 
 TEST(Clock, GivesReferencedEntriesASecondChance) {

@@ -176,31 +176,30 @@ class cache_segment {
     }
   }
 
-  // Reads the entry, calling f(const Value&) on a hit. Returns whether it hit.
-  template <class F>
-  bool read(const Key& key, F&& f) {
+  // Reads the entry: a pointer to its value on a hit (valid until the next call on this
+  // segment), nullptr on a miss. Counts the hit or miss and tells the policy.
+  [[nodiscard]] const Value* read(const Key& key) {
     const auto it = index_.find(key);
     if (it == index_.end()) {
       ++stats_.misses;
       if constexpr (eviction_needs_hash<Eviction>) policy_.on_miss(hash_of(key));
-      return false;
+      return nullptr;
     }
     node& n = it->second;
-    if (n.expires_at != never_expires) {
+    if (n.expires_at != never_expires) [[unlikely]] {
       const std::int64_t now = now_ns();
       if (now >= n.expires_at) {
         policy_.on_remove(n.slot);
         release(it, removal_cause::expired);
         ++stats_.misses;
         if constexpr (eviction_needs_hash<Eviction>) policy_.on_miss(hash_of(key));
-        return false;
+        return nullptr;
       }
       if (options_->expire_after_access) n.expires_at = deadline(now, ttl_[n.slot]);
     }
     ++stats_.hits;
     policy_.on_hit(n.slot, hash_for_policy(key));
-    std::forward<F>(f)(std::as_const(n.value));
-    return true;
+    return &n.value;
   }
 
   [[nodiscard]] bool contains(const Key& key) const {
@@ -518,10 +517,17 @@ class cache {
 
   // A copy of the value, or nullopt when absent or expired. Counts a hit or a miss.
   [[nodiscard]] std::optional<Value> get(const Key& key) {
-    std::optional<Value> out;
-    with_segment(key,
-                 [&](segment_type& s) { s.read(key, [&](const Value& v) { out.emplace(v); }); });
-    return out;
+    holder& h = segment_for(key);
+    std::vector<detail::removal<Key, Value>> removed;
+    {
+      std::scoped_lock lock(h.mutex);
+      // A hit removes nothing, so it returns at once, copying under the lock into the
+      // returned object itself (no intermediate optional to copy again).
+      if (const Value* v = h.segment.read(key)) return std::optional<Value>(*v);
+      take_pending(h, removed);
+    }
+    notify(removed);
+    return std::nullopt;
   }
 
   // Calls f(const Value&) under the lock when the key is present and fresh; returns whether
@@ -530,7 +536,12 @@ class cache {
   requires std::invocable<F&, const Value&>
   bool visit(const Key& key, F&& f) {
     bool hit = false;
-    with_segment(key, [&](segment_type& s) { hit = s.read(key, f); });
+    with_segment(key, [&](segment_type& s) {
+      if (const Value* v = s.read(key)) {
+        hit = true;
+        f(*v);
+      }
+    });
     return hit;
   }
 
@@ -684,10 +695,18 @@ class cache {
     {
       std::scoped_lock lock(h.mutex);
       std::forward<F>(f)(h.segment);
-      if (h.segment.notifies() && !h.segment.pending().empty()) {
-        removed.swap(h.segment.pending());
-      }
+      take_pending(h, removed);
     }
+    notify(removed);
+  }
+
+  // Under the segment's lock: moves the removals the listener must hear about into `out`.
+  static void take_pending(holder& h, std::vector<detail::removal<Key, Value>>& out) noexcept {
+    if (h.segment.notifies() && !h.segment.pending().empty()) out.swap(h.segment.pending());
+  }
+
+  // With no lock held: tells the listener.
+  void notify(const std::vector<detail::removal<Key, Value>>& removed) const {
     for (const auto& r : removed)
       options_->listener(r.key, r.value, r.cause);
   }
