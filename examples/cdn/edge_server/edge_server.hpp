@@ -540,7 +540,7 @@ class edge_server {
       if (closed_) return;
       const int status = answer.response.status();
       const bool not_modified =
-          status == 200 &&
+          status == 200 && !client_if_none_match_.empty() &&
           detail::etag_matches(client_if_none_match_, answer.response.header("ETag"));
       if (not_modified) server_.not_modified_.fetch_add(1, std::memory_order_relaxed);
       send(not_modified ? 304 : status, std::move(answer.response),
