@@ -7,7 +7,9 @@
 # wrk runs pinned to another. nginx is configured the way edge_server behaves: proxy_cache with
 # proxy_cache_lock on (one fetch per key), proxy_cache_use_stale updating (stale while
 # revalidating), keep-alive to the origin, an X-Cache header, access_log off. Runs alternate
-# between the two; the medians and the ratio edge/nginx are printed at the end.
+# between the two; the medians and the ratio edge/nginx are printed at the end, with the CPU
+# share each server used during its runs (100% = its whole core), which shows whether the
+# server or the load generator was the limit.
 #
 # Usage: benchmarks/cdn/http/run.sh
 # Environment (defaults): RUNS=5 DURATION=10s CONNECTIONS=32 WORKERS=1 SERVER_CPU=0 WRK_CPU=1
@@ -148,12 +150,34 @@ for port in $EDGE_PORT $NGINX_PORT; do
   fi
 done
 
-# wrk once; prints "req_per_s p99_ms".
+# CPU time (user + system, in clock ticks) used so far by the given processes.
+cpu_ticks() {
+  local total=0 pid
+  for pid in "$@"; do
+    [ -r "/proc/$pid/stat" ] || continue
+    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
+  done
+  echo "$total"
+}
+server_pids() {
+  if [ "$1" = "$EDGE_PORT" ]; then echo "$EDGE_PID"; else pgrep -P "$(cat "$DIR/nginx-proxy.pid")"; fi
+}
+TICKS=$(getconf CLK_TCK)
+
+# wrk once against port $1; prints "req_per_s p99_ms server_cpu_percent [ERRORS]".
 measure() {
-  local out
+  local out pids t0 t1 c0 c1 cpu
+  # shellcheck disable=SC2207
+  pids=($(server_pids "$1"))
+  c0=$(cpu_ticks "${pids[@]}")
+  t0=$(date +%s.%N)
   out=$(taskset -c "$WRK_CPU" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency \
     "http://127.0.0.1:$1/object.bin")
-  echo "$out" | awk '
+  t1=$(date +%s.%N)
+  c1=$(cpu_ticks "${pids[@]}")
+  cpu=$(awk -v c="$((c1 - c0))" -v t0="$t0" -v t1="$t1" -v hz="$TICKS" \
+    'BEGIN { printf "%.0f", 100 * c / hz / (t1 - t0) }')
+  echo "$out" | awk -v cpu="$cpu" '
     /Requests\/sec:/ { rps = $2 }
     /^ +99%/ {
       v = $2
@@ -162,7 +186,7 @@ measure() {
       else if (v ~ /s$/) { sub(/s$/, "", v); p99 = v * 1000 }
     }
     / Socket errors|Non-2xx/ { errors = errors " " $0 }
-    END { printf "%.0f %.3f%s\n", rps, p99, (errors != "" ? " ERRORS" : "") }'
+    END { printf "%.0f %.3f %s%s\n", rps, p99, cpu, (errors != "" ? " ERRORS" : "") }'
 }
 
 echo "== machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg), server on CPU $SERVER_CPU, wrk on CPU $WRK_CPU"
@@ -171,19 +195,21 @@ echo "== $RUNS runs each, wrk -t1 -c$CONNECTIONS -d$DURATION, 1 KB object, $WORK
 DURATION=2s measure "$EDGE_PORT" >/dev/null
 DURATION=2s measure "$NGINX_PORT" >/dev/null
 
-edge_rps=() nginx_rps=() edge_p99=() nginx_p99=()
-printf '%-4s %14s %12s %14s %12s\n' run edge_req/s edge_p99_ms nginx_req/s nginx_p99_ms
+edge_rps=() nginx_rps=() edge_p99=() nginx_p99=() edge_cpu=() nginx_cpu=()
+row() { printf '%-6s %11s %11s %9s %12s %12s %10s %s\n' "$@"; }
+row run edge_req/s edge_p99_ms edge_cpu% nginx_req/s nginx_p99_ms nginx_cpu% ""
 for run in $(seq "$RUNS"); do
-  read -r e_rps e_p99 e_err < <(measure "$EDGE_PORT")
-  read -r n_rps n_p99 n_err < <(measure "$NGINX_PORT")
-  edge_rps+=("$e_rps") edge_p99+=("$e_p99") nginx_rps+=("$n_rps") nginx_p99+=("$n_p99")
-  printf '%-4s %14s %12s %14s %12s %s\n' "$run" "$e_rps" "$e_p99" "$n_rps" "$n_p99" \
+  read -r e_rps e_p99 e_cpu e_err < <(measure "$EDGE_PORT")
+  read -r n_rps n_p99 n_cpu n_err < <(measure "$NGINX_PORT")
+  edge_rps+=("$e_rps") edge_p99+=("$e_p99") edge_cpu+=("$e_cpu")
+  nginx_rps+=("$n_rps") nginx_p99+=("$n_p99") nginx_cpu+=("$n_cpu")
+  row "$run" "$e_rps" "$e_p99" "$e_cpu" "$n_rps" "$n_p99" "$n_cpu" \
     "${e_err:+edge:$e_err }${n_err:+nginx:$n_err}"
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 m_edge=$(median "${edge_rps[@]}")
 m_nginx=$(median "${nginx_rps[@]}")
-printf '%-4s %14s %12s %14s %12s\n' median "$m_edge" "$(median "${edge_p99[@]}")" "$m_nginx" \
-  "$(median "${nginx_p99[@]}")"
+row median "$m_edge" "$(median "${edge_p99[@]}")" "$(median "${edge_cpu[@]}")" "$m_nginx" \
+  "$(median "${nginx_p99[@]}")" "$(median "${nginx_cpu[@]}")" ""
 awk -v e="$m_edge" -v n="$m_nginx" 'BEGIN { printf "ratio edge/nginx (median req/s): %.2f\n", e / n }'

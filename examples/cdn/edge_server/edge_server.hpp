@@ -806,7 +806,9 @@ class edge_server {
     if (opts.capacity_bytes == 0) fail("capacity_bytes", "must be > 0", opts.capacity_bytes);
     if (opts.origin.empty()) fail("origin", "must be set (http://host[:port][/base])", opts.origin);
     try {
-      const scaling::asio::http_origin probe{net::system_executor{}, opts.origin};
+      // A throwaway context: the system executor would start a thread pool just to parse.
+      net::io_context unused;
+      const scaling::asio::http_origin probe{unused.get_executor(), opts.origin};
     } catch (const scaling::invalid_argument& e) {
       throw scaling::invalid_argument("edge_server", "origin", e.what());
     }
