@@ -1,4 +1,5 @@
 // Trace reading, Belady's OPT and replay, with hit ratios pinned on the shared traces.
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <sstream>
@@ -130,10 +131,38 @@ TEST(Replay, DeterministicPoliciesArePinned) {
     const char* policy;
     double percent;
   };
-  const pin pins[] = {{"opt", 62.16}, {"lru", 47.80},   {"fifo", 38.77},   {"clock", 48.02},
-                      {"lfu", 50.71}, {"sieve", 50.71}, {"s3fifo", 49.80}, {"w_tinylfu", 57.04}};
+  const pin pins[] = {{"opt", 62.16},    {"lru", 47.80},       {"fifo", 38.77},
+                      {"clock", 48.02},  {"lfu", 50.71},       {"sieve", 50.71},
+                      {"s3fifo", 49.80}, {"w_tinylfu", 57.04}, {"adaptive", 57.04}};
   for (const pin& p : pins) {
     EXPECT_DOUBLE_EQ(percent(scaling::replay_by_name(p.policy, keys, 1000)), p.percent) << p.policy;
+  }
+}
+
+// The cells where a single policy's choices are hardest to follow: backf (sweeps back and forth,
+// where LRU is optimal and W-TinyLFU turns the re-read keys away) and multi2 at its smallest
+// size (S3-FIFO ahead). The adaptive policy stays within 2 points of the best online policy.
+TEST(Replay, AdaptiveStaysWithinTwoPointsOfTheBestPolicy) {
+  if (!std::filesystem::exists(traces + "/lirs/backf.trace")) {
+    GTEST_SKIP() << "shared traces not found at " << traces;
+  }
+  struct cell {
+    const char* trace;
+    std::size_t size;
+  };
+  const cell cells[] = {{"lirs/backf.trace", 250},
+                        {"lirs/backf.trace", 500},
+                        {"lirs/backf.trace", 700},
+                        {"lirs/multi2.trace", 500}};
+  for (const cell& c : cells) {
+    const auto keys = load(c.trace, scaling::trace_format::lirs);
+    double best = 0;
+    for (const auto name : scaling::replay_policy_names) {
+      if (name == "opt" || name == "adaptive") continue;
+      best = std::max(best, percent(scaling::replay_by_name(name, keys, c.size)));
+    }
+    EXPECT_GE(percent(scaling::replay<scaling::adaptive>(keys, c.size)), best - 2.0)
+        << c.trace << " @" << c.size;
   }
 }
 

@@ -5,12 +5,14 @@
 // one in the lead. The lead is decided by three miniature simulations (key hashes only) fed with
 // the same requests (all of them for small caches, a 1/R hash sample at 1/R of the capacity for
 // large ones, after Waldspurger et al., "Cache Modeling and Optimization using Miniature
-// Simulations", ATC'17); their hits decay by half every `capacity` sampled requests, so the lead
-// follows phase changes. W-TinyLFU wins on frequency-skewed, scan and loop traffic; S3-FIFO on web
-// traffic full of one-hit wonders at small sizes; LRU wins on strongly recency-driven traffic
-// (zigzag, backward scans), where TinyLFU's admission filter turns away entries that are about to
-// be reused. When to pick it: when the workload is unknown or shifts between those regimes and hit
-// ratio matters more than per-operation cost (an access costs about six policy updates).
+// Simulations", ATC'17). The lead is reviewed once per epoch of 2.5 x the simulated capacity
+// (sampled requests), on hit counts that keep 85% of their value from one epoch to the next,
+// so it follows phase changes but not the swings inside a cycle of the workload. W-TinyLFU wins on
+// frequency-skewed, scan and loop traffic; S3-FIFO on web traffic full of one-hit wonders at small
+// sizes; LRU wins on strongly recency-driven traffic (zigzag, backward scans), where TinyLFU's
+// admission filter turns away entries that are about to be reused. When to pick it: when the
+// workload is unknown or shifts between those regimes and hit ratio matters more than per-operation
+// cost (an access costs about six policy updates).
 //
 //   scaling::cache<std::uint64_t, block, scaling::adaptive> blocks{100'000};
 //
@@ -84,7 +86,7 @@ struct adaptive {
           mini_lru_(std::max<std::size_t>(1, capacity / sample_)),
           mini_s3_(std::max<std::size_t>(1, capacity / sample_)),
           mini_tiny_(std::max<std::size_t>(1, capacity / sample_)),
-          decay_period_(std::max<std::size_t>(256, 4 * capacity / sample_)) {}
+          epoch_(std::max<std::size_t>(256, 5 * (capacity / sample_) / 2)) {}
 
     void reserve(std::size_t slots) {
       lru_.reserve(slots);
@@ -157,20 +159,22 @@ struct adaptive {
       score_[0] += mini_lru_.access(mixed) ? 1.0 : 0.0;
       score_[1] += mini_s3_.access(mixed) ? 1.0 : 0.0;
       score_[2] += mini_tiny_.access(mixed) ? 1.0 : 0.0;
-      if (++sampled_ % decay_period_ == 0) {
-        for (double& score : score_)
-          score /= 2;
-      }
-      // Switch only on a clear lead: flipping back and forth would let each policy undo the
-      // other's choices and do worse than either.
+      if (++sampled_ % epoch_ != 0) return;
+      // Decide only at the end of an epoch, and only on a clear lead. Within a cycle of the
+      // workload (a sweep back and forth, say) the policies hit at different moments, so a
+      // lead seen mid-cycle is often not a lead over the cycle; and each switch costs the hits
+      // the previous leader's residents were about to get. Switching back and forth would let
+      // each policy undo the other's choices and do worse than either.
       const auto current = static_cast<std::size_t>(leader_);
       std::size_t best = current;
       for (std::size_t i = 0; i < 3; ++i) {
         if (score_[i] > score_[best]) best = i;
       }
-      if (best != current && score_[best] > score_[current] * 1.05 + 8) {
+      if (best != current && score_[best] > score_[current] * 1.03 + 8) {
         leader_ = static_cast<candidate>(best);
       }
+      for (double& score : score_)
+        score *= 0.85;
     }
 
     std::uint64_t sample_;
@@ -180,7 +184,7 @@ struct adaptive {
     detail::mini_simulation<lru> mini_lru_;
     detail::mini_simulation<s3fifo> mini_s3_;
     detail::mini_simulation<w_tinylfu> mini_tiny_;
-    std::uint64_t decay_period_;
+    std::uint64_t epoch_;  // sampled requests between two reviews of the lead
     std::uint64_t sampled_ = 0;
     double score_[3] = {0, 0, 0};
     candidate leader_ = candidate::w_tinylfu;
