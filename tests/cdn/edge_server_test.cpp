@@ -669,6 +669,54 @@ TEST_F(EdgeServer, ClientConditionalGetIsAnswered304ByTheEdge) {
   EXPECT_EQ(server->stats().not_modified, 1u);
 }
 
+TEST_F(EdgeServer, AcceptEncodingVariantsAreKeptApart) {
+  origin->respond([](const seen_request& r) {
+    const bool gzip = r.header("Accept-Encoding").find("gzip") != std::string::npos;
+    reply out = cacheable(gzip ? "gzipped" : "plain", "max-age=60", {{"Vary", "Accept-Encoding"}});
+    if (gzip) out.headers.emplace_back("Content-Encoding", "gzip");
+    return out;
+  });
+  start();
+  auto c = client();
+  EXPECT_EQ(c.get("/v", {{"Accept-Encoding", "gzip, deflate"}}).body(), "gzipped");
+  EXPECT_EQ(c.get("/v").body(), "plain");
+  auto gz = c.get("/v", {{"Accept-Encoding", "gzip"}});
+  EXPECT_EQ(gz.body(), "gzipped");
+  EXPECT_EQ(field(gz, "X-Cache"), "HIT");
+  EXPECT_EQ(field(gz, "Content-Encoding"), "gzip");
+  auto plain = c.get("/v", {{"Accept-Encoding", "identity"}});
+  EXPECT_EQ(plain.body(), "plain");
+  EXPECT_EQ(field(plain, "X-Cache"), "HIT");
+  EXPECT_EQ(origin->requests(), 2);
+}
+
+TEST_F(EdgeServer, HeadMissFetchesTheObjectAndAnswersWithoutABody) {
+  origin->respond([](const seen_request&) { return cacheable(std::string(100, 'h')); });
+  start();
+  auto c = client();
+  auto head = c.send(http::verb::head, "/h");
+  EXPECT_EQ(head.result_int(), 200u);
+  EXPECT_EQ(field(head, "Content-Length"), "100");
+  EXPECT_TRUE(head.body().empty());
+  EXPECT_EQ(field(head, "X-Cache"), "MISS");
+  auto get = c.get("/h");  // the same connection: the HEAD left no stray body bytes
+  EXPECT_EQ(get.body().size(), 100u);
+  EXPECT_EQ(field(get, "X-Cache"), "HIT");
+  ASSERT_EQ(origin->requests(), 1);
+  EXPECT_EQ(origin->seen()[0].method, "GET");
+}
+
+TEST_F(EdgeServer, IdleConnectionsAreClosedAfterTheIdleTimeout) {
+  origin->respond([](const seen_request&) { return cacheable("x"); });
+  auto opts = options_for(*origin, clock);
+  opts.idle_timeout = std::chrono::milliseconds{50};
+  start(opts);
+  auto c = client();
+  EXPECT_EQ(c.get("/").result_int(), 200u);
+  EXPECT_TRUE(c.closed_by_server());  // nothing more sent: the sweep closes it
+  ASSERT_TRUE(eventually([&] { return server->stats().connections_open == 0; }));
+}
+
 TEST_F(EdgeServer, OriginDownNeverCachedIs502) {
   auto opts = options_for(*origin, clock);
   opts.origin = "http://127.0.0.1:" + std::to_string(closed_port());

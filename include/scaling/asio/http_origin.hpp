@@ -52,6 +52,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -110,7 +111,7 @@ struct http_origin_stats {
 
 class http_origin {
  public:
-  using callback = std::function<void(std::optional<http_response>)>;
+  using callback = scaling::origin_callback<http_response>;
   using executor_type = boost::asio::any_io_executor;
 
   // Throws scaling::invalid_argument for a bad base_url or a zero limit (see the banner).
@@ -547,5 +548,8 @@ class http_origin {
 
   state_ptr state_;
 };
+
+static_assert(std::is_convertible_v<http_origin, scaling::async_origin_fetch<http_response>>,
+              "http_origin plugs into edge_options::async_origin");
 
 }  // namespace scaling::asio
