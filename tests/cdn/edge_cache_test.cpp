@@ -524,4 +524,19 @@ TEST_F(EdgeCache, SoftPurgeStormCostsTheOriginOneRefreshPerObject) {
   EXPECT_EQ(edge.get({.key = "/asset/7"}).status, cache_status::hit);
 }
 
+// A custom executor may run a refresh after the cache is gone: it must neither call the
+// origin nor hang, and one that drops the task unrun leaves nothing waiting.
+TEST_F(EdgeCache, RefreshRunAfterTheCacheIsDestroyedDoesNothing) {
+  {
+    scaling::edge_cache<> edge{options()};
+    serve("/a", "v1", "max-age=10, stale-while-revalidate=30");
+    (void)edge.get({.key = "/a"});
+    advance(15s);
+    EXPECT_EQ(edge.get({.key = "/a"}).status, cache_status::stale);
+    ASSERT_EQ(executor.tasks.size(), 1U);
+  }
+  executor.run_all();
+  EXPECT_EQ(origin.calls(), 1U) << "the origin is not called after the destructor returned";
+}
+
 }  // namespace

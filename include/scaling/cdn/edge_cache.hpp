@@ -547,13 +547,15 @@ class edge_state : public std::enable_shared_from_this<edge_state<Response>> {
   // the throw is an unreachable origin, the second answer is ignored.
   void call_origin(const origin_request& request, origin_callback<Response> then) {
     count(stat::origin_fetches);
+    bool closed = false;
     {
       const std::lock_guard lock{flights_mutex_};
-      if (closed_) {
-        then(std::nullopt);  // nothing can be waiting: the edge_cache is gone
-        return;
-      }
-      ++origin_calls_running_;
+      closed = closed_;
+      if (!closed) ++origin_calls_running_;
+    }
+    if (closed) {
+      then(std::nullopt);  // the edge_cache is gone: answer as unreachable, with no lock held
+      return;
     }
     struct running_guard {
       edge_state* self;
