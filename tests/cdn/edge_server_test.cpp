@@ -9,10 +9,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <future>
+#include <ifaddrs.h>
 #include <memory>
 #include <mutex>
+#include <netinet/in.h>
 #include <optional>
 #include <string>
 #include <thread>
@@ -422,10 +425,12 @@ using response_message = http::response<http::string_body>;
 // A keep-alive HTTP client on its own io_context; every operation is bounded by the guard.
 class http_client {
  public:
-  explicit http_client(std::uint16_t port) : stream_(io_) {
+  explicit http_client(std::uint16_t port,
+                       net::ip::address address = net::ip::make_address("127.0.0.1"))
+      : stream_(io_) {
     stream_.expires_after(hang_guard);
     boost::system::error_code ec;
-    stream_.socket().connect({net::ip::make_address("127.0.0.1"), port}, ec);
+    stream_.socket().connect({address, port}, ec);
     connected_ = !ec;
   }
   [[nodiscard]] bool connected() const { return connected_; }
@@ -495,6 +500,23 @@ class http_client {
   beast::flat_buffer buffer_;
   bool connected_ = false;
 };
+
+// An IPv4 address of this host other than loopback (a connection to it from this host comes
+// from that address, not from 127.0.0.1), if the host has one.
+std::optional<net::ip::address_v4> non_loopback_address() {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return std::nullopt;
+  std::optional<net::ip::address_v4> found;
+  for (const ifaddrs* i = list; i != nullptr && !found; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+    sockaddr_in in{};
+    std::memcpy(&in, i->ifa_addr, sizeof in);
+    const net::ip::address_v4 address{ntohl(in.sin_addr.s_addr)};
+    if (!address.is_loopback() && !address.is_unspecified()) found = address;
+  }
+  ::freeifaddrs(list);
+  return found;
+}
 
 std::string field(const response_message& r, std::string_view name) {
   return std::string{r[name]};
@@ -607,6 +629,28 @@ TEST_F(EdgeServer, PurgeByUrlTagAndPrefixThroughTheAdminApi) {
   EXPECT_EQ(c.get("/.scaling/purge?tag=x").result_int(), 405u);
   EXPECT_EQ(c.get("/.scaling/stats").result_int(), 200u);
   EXPECT_EQ(server->stats().purges, 4u);
+}
+
+TEST_F(EdgeServer, AdminApiRefusesPeersOutsideLoopback) {
+  const auto address = non_loopback_address();
+  if (!address) GTEST_SKIP() << "this host has no IPv4 address outside loopback";
+  origin->respond([](const seen_request&) {
+    return cacheable("x", "max-age=600", {{"Surrogate-Key", "t"}});
+  });
+  auto opts = options_for(*origin, clock);
+  opts.listen = address->to_string() + ":0";
+  start(std::move(opts));
+
+  http_client outside{server->port(), *address};
+  ASSERT_TRUE(outside.connected());
+  EXPECT_EQ(field(outside.get("/a"), "X-Cache"), "MISS");  // content is served to anyone
+  EXPECT_EQ(field(outside.get("/a"), "X-Cache"), "HIT");
+  EXPECT_EQ(outside.send(http::verb::purge, "/a").result_int(), 403u);
+  EXPECT_EQ(outside.send(http::verb::post, "/.scaling/purge?tag=t").result_int(), 403u);
+  EXPECT_EQ(outside.send(http::verb::post, "/.scaling/purge?all=1").result_int(), 403u);
+  EXPECT_EQ(outside.get("/.scaling/stats").result_int(), 403u);
+  EXPECT_EQ(field(outside.get("/a"), "X-Cache"), "HIT");  // nothing was purged
+  EXPECT_EQ(server->stats().purges, 0u);
 }
 
 TEST_F(EdgeServer, SoftPurgeServesStaleWhileTheRefreshRuns) {
