@@ -1,5 +1,5 @@
-// scaling/caching/adaptive.hpp: a policy that follows whichever of LRU and W-TinyLFU is
-// winning on the current traffic (`scaling::adaptive`).
+// scaling/caching/adaptive.hpp: a policy that follows whichever of LRU, S3-FIFO and W-TinyLFU
+// is winning on the current traffic (`scaling::adaptive`).
 //
 // What it is: LRU, S3-FIFO and W-TinyLFU all track every resident entry; eviction asks the
 // one in the lead. The lead is decided by three miniature simulations (key hashes only) fed with

@@ -8,8 +8,9 @@
 // lock (`visit`), so no reference into the cache ever escapes a lock.
 // When to pick it: in front of anything slower than memory (a database, a service, a
 // computation) when stale-for-a-TTL data is acceptable. Pick the policy from the workload
-// (docs/patterns/application-caching.md); add the loaders in scaling/caching/loading.hpp for
-// read-through, write-through, write-behind and refresh-ahead.
+// (docs/patterns/application-caching.md); add the loaders (loading_cache.hpp, cache_aside.hpp,
+// write_behind.hpp, refresh_ahead.hpp) for read-through, write-through, write-behind and
+// refresh-ahead.
 //
 //   using namespace std::chrono_literals;
 //   scaling::manual_clock clock;

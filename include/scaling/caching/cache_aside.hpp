@@ -4,7 +4,7 @@
 //   - `cache_aside_get(cache, key, load)`: read the cache; on a miss call load(key) (returns
 //     std::optional<Value>) and put what it found. No single-flight: concurrent misses each
 //     load (use loading_cache where that matters).
-//   - `cache_aside_write(cache, key, value, write, on_write)`: write the source first, then
+//   - `cache_aside_write(cache, key, value, write, policy)`: write the source first, then
 //     either invalidate the cached copy (`write_policy::invalidate`, the safe default: the next
 //     read reloads) or update it (`write_policy::update`: no reload, but two concurrent writers
 //     can leave the cache holding the older value).

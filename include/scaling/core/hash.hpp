@@ -2,8 +2,10 @@
 //
 // What it is: `scaling::hash<T>`, a seedable 64-bit hash for strings, string views, byte spans,
 // integers and enums, built on xxHash's XXH3 (used header-only). `scaling::hash<>` is the
-// transparent form that hashes any of those types; it is the default `Hash` of every
-// sharding strategy and cache. `scaling::hasher_for<H, Key>` is the concept those templates use.
+// transparent form that hashes any of those types; it is the default `Hash` of the sharding
+// strategies (ketama_ring excepted: MD5, as libmemcached) and of a cache's segment choice
+// (a cache's own index hashes integers with std::hash, which its flat map mixes).
+// `scaling::hasher_for<H, Key>` is the concept those templates use.
 //
 // When to pick it: whenever a key must land on the same shard in every process, on every
 // platform and in every build: unlike std::hash, the result is specified. Strings hash as their

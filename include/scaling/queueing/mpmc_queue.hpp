@@ -19,7 +19,8 @@
 //
 // Thread safety: every member may be called concurrently from any number of threads.
 // Complexity: O(1) per operation; try_* are lock-free (a CAS loop on the head or tail ticket).
-// Memory: one cache line per slot (at least), plus four lines of counters.
+// Memory: one cache line per slot (at least), plus six lines of counters (head, tail, four wait
+// words).
 //
 // Algorithm (the Vyukov bounded queue, with rigtorp's turn encoding so any capacity >= 1
 // works, capacity 1 included):

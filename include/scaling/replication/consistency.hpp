@@ -11,7 +11,7 @@
 // Use a `read_session` per user or request chain that must see its own writes.
 //
 //   scaling::read_session session;
-//   session.record_write(store.put("k", "v"));      // token: position of the write
+//   session.record_write(store.put("k", "v").token);  // position of the write
 //   auto r = store.get("k", session);               // a replica that applied it, or the primary
 //   scaling::read_options lagged{.mode = scaling::read_mode::replica,
 //                                .max_staleness = std::chrono::seconds{5}};
