@@ -53,6 +53,7 @@
 #include <scaling/core/error.hpp>
 #include <scaling/core/hash.hpp>
 #include <scaling/sharding/detail/common.hpp>
+#include <scaling/sharding/detail/node_list.hpp>
 #include <scaling/sharding/strategy.hpp>
 
 namespace scaling {
@@ -74,14 +75,16 @@ struct hash_range {
 
 template <class Node, class Hash = scaling::hash<>>
 requires shard_node<Node, Hash>
-class hash_ring {
+class hash_ring : detail::node_list<Node, Hash> {
+  using nodes_base = detail::node_list<Node, Hash>;
+
  public:
   using node_type = Node;
   using hasher = Hash;
 
   // An empty ring. Throws scaling::invalid_argument when points_per_node or probes is 0.
   explicit hash_ring(ring_config config = {}, Hash hash = Hash{})
-      : config_(config), hash_(std::move(hash)) {
+      : nodes_base(std::move(hash)), config_(config) {
     if (config_.points_per_node == 0) {
       detail::throw_invalid_argument(component, "points_per_node", "must be >= 1",
                                      config_.points_per_node);
@@ -101,8 +104,7 @@ class hash_ring {
       : hash_ring(config, std::move(hash)) {
     for (auto&& node : nodes) {
       Node copy(node);
-      if (contains(copy))
-        detail::throw_invalid_argument(component, "node", "must not be a duplicate");
+      check_not_member(component, copy);
       nodes_.push_back(std::move(copy));
       weights_.push_back(1);
     }
@@ -119,8 +121,7 @@ class hash_ring {
   // exceed 2^31 points. Strong guarantee.
   void add(const Node& node, std::uint32_t weight = 1) {
     if (weight == 0) detail::throw_invalid_argument(component, "weight", "must be >= 1", weight);
-    if (contains(node))
-      detail::throw_invalid_argument(component, "node", "must not be a duplicate");
+    check_not_member(component, node);
     check_point_total(total_weight() + weight);
     std::vector<point> all;
     all.reserve(points_.size() + std::size_t{weight} * config_.points_per_node);
@@ -142,10 +143,7 @@ class hash_ring {
   // Removes `node`; its arcs pass to the next points clockwise, nothing else moves.
   // Throws scaling::invalid_argument when the node is not a member. Strong guarantee.
   void remove(const Node& node) {
-    const std::size_t gone = index_of(node);
-    if (gone == nodes_.size()) {
-      detail::throw_invalid_argument(component, "node", "must be a member to be removed");
-    }
+    const std::size_t gone = index_to_remove(component, node);
     const std::size_t last = nodes_.size() - 1;
     std::vector<point> kept;
     kept.reserve(points_.size());
@@ -234,24 +232,15 @@ class hash_ring {
     return out;
   }
 
-  // The key's position on the circle.
-  template <class Key>
-  requires hasher_for<Hash, Key>
-  [[nodiscard]] std::uint64_t key_hash(const Key& key) const {
-    return static_cast<std::uint64_t>(hash_(key));
-  }
+  // key_hash(key): the key's position on the circle.
+  using nodes_base::key_hash;
 
   // Calls visit(node_index) for the owners of the points from the key's point onwards,
   // clockwise, until visit returns true or every point was visited once. Indices repeat.
   template <class Visitor>
   void visit_candidates(std::uint64_t h, Visitor&& visit) const {
     if (points_.empty()) return;
-    const std::size_t count = points_.size();
-    std::size_t at = point_for_hash(h);
-    for (std::size_t step = 0; step < count; ++step) {
-      if (visit(static_cast<std::size_t>(points_.owner(at)))) return;
-      at = at + 1 == count ? 0 : at + 1;
-    }
+    detail::visit_circle(points_.owners(), point_for_hash(h), visit);
   }
 
   // Index of the point a key at position h lands on (after all probes). Precondition: !empty().
@@ -272,20 +261,13 @@ class hash_ring {
     return best;
   }
 
-  [[nodiscard]] const Node& node_at(std::size_t index) const {
-    SCALING_ASSERT(index < nodes_.size(), "node index out of range");
-    return nodes_[index];
-  }
-  // A member's index (0 .. size()-1; it changes when another node is removed), or size().
-  [[nodiscard]] std::size_t index_of(const Node& node) const {
-    const auto it = std::find(nodes_.begin(), nodes_.end(), node);
-    return static_cast<std::size_t>(it - nodes_.begin());
-  }
-  [[nodiscard]] bool contains(const Node& node) const { return index_of(node) != nodes_.size(); }
-  [[nodiscard]] std::size_t size() const noexcept { return nodes_.size(); }
-  [[nodiscard]] bool empty() const noexcept { return nodes_.empty(); }
+  // node_at(index); index_of(node): a member's index (0 .. size()-1; it changes when another
+  // node is removed), or size(); contains(node); size(); empty().
+  using nodes_base::node_at, nodes_base::index_of, nodes_base::contains, nodes_base::size,
+      nodes_base::empty;
   // The members, in index order (unspecified otherwise).
   [[nodiscard]] const std::vector<Node>& nodes() const noexcept { return nodes_; }
+
   // A member's weight (0 for a non-member).
   [[nodiscard]] std::uint32_t weight_of(const Node& node) const {
     const std::size_t i = index_of(node);
@@ -298,6 +280,9 @@ class hash_ring {
   [[nodiscard]] const Hash& hash_function() const noexcept { return hash_; }
 
  private:
+  using nodes_base::hash_, nodes_base::nodes_, nodes_base::check_not_member,
+      nodes_base::index_to_remove;
+
   static constexpr std::string_view component = "scaling::hash_ring";
   static constexpr std::uint64_t golden = 0x9e3779b97f4a7c15ULL;
   using point = typename detail::sorted_points<std::uint64_t>::point;
@@ -342,8 +327,6 @@ class hash_ring {
   }
 
   ring_config config_;
-  [[no_unique_address]] Hash hash_;
-  std::vector<Node> nodes_;
   std::vector<std::uint32_t> weights_;
   detail::sorted_points<std::uint64_t> points_;
 };

@@ -23,7 +23,6 @@
 // Complexity: O(log buckets) expected (about ln(buckets) jumps), ~20-50 ns.
 #pragma once
 
-#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -37,6 +36,7 @@
 #include <scaling/core/error.hpp>
 #include <scaling/core/hash.hpp>
 #include <scaling/sharding/detail/common.hpp>
+#include <scaling/sharding/detail/node_list.hpp>
 #include <scaling/sharding/strategy.hpp>
 
 namespace scaling {
@@ -61,19 +61,21 @@ namespace scaling {
 // Named nodes on jump_hash buckets: node i is bucket i.
 template <class Node, class Hash = scaling::hash<>>
 requires shard_node<Node, Hash>
-class jump_shards {
+class jump_shards : detail::node_list<Node, Hash> {
+  using nodes_base = detail::node_list<Node, Hash>;
+
  public:
   using node_type = Node;
   using hasher = Hash;
 
-  explicit jump_shards(Hash hash = Hash{}) : hash_(std::move(hash)) {}
-  jump_shards(std::initializer_list<Node> nodes, Hash hash = Hash{}) : hash_(std::move(hash)) {
+  explicit jump_shards(Hash hash = Hash{}) : nodes_base(std::move(hash)) {}
+  jump_shards(std::initializer_list<Node> nodes, Hash hash = Hash{}) : nodes_base(std::move(hash)) {
     for (const Node& node : nodes)
       add(node);
   }
   template <std::ranges::input_range R>
   requires std::convertible_to<std::ranges::range_reference_t<R>, Node>
-  explicit jump_shards(R&& nodes, Hash hash = Hash{}) : hash_(std::move(hash)) {
+  explicit jump_shards(R&& nodes, Hash hash = Hash{}) : nodes_base(std::move(hash)) {
     for (auto&& node : nodes)
       add(Node(node));
   }
@@ -81,8 +83,7 @@ class jump_shards {
   // Appends `node` as the highest bucket; 1/(size()+1) of the keys move to it.
   // Throws scaling::invalid_argument for a duplicate or beyond 2^31 - 1 nodes.
   void add(const Node& node) {
-    if (contains(node))
-      detail::throw_invalid_argument(component, "node", "must not be a duplicate");
+    check_not_member(component, node);
     if (nodes_.size() >= static_cast<std::size_t>(INT32_MAX)) {
       detail::throw_invalid_argument(component, "size", "must stay below 2^31", nodes_.size());
     }
@@ -103,22 +104,19 @@ class jump_shards {
   requires hasher_for<Hash, Key>
   [[nodiscard]] const Node& node_for(const Key& key) const {
     if (nodes_.empty()) detail::throw_empty(component);
-    return nodes_[static_cast<std::size_t>(jump_hash(static_cast<std::uint64_t>(hash_(key)),
-                                                     static_cast<std::int32_t>(nodes_.size())))];
+    return nodes_[static_cast<std::size_t>(
+        jump_hash(key_hash(key), static_cast<std::int32_t>(nodes_.size())))];
   }
 
-  [[nodiscard]] bool contains(const Node& node) const {
-    return std::find(nodes_.begin(), nodes_.end(), node) != nodes_.end();
-  }
-  [[nodiscard]] std::size_t size() const noexcept { return nodes_.size(); }
-  [[nodiscard]] bool empty() const noexcept { return nodes_.empty(); }
+  // contains(node); size(); empty().
+  using nodes_base::contains, nodes_base::size, nodes_base::empty;
   // The nodes in bucket order.
   [[nodiscard]] const std::vector<Node>& nodes() const noexcept { return nodes_; }
 
  private:
+  using nodes_base::nodes_, nodes_base::key_hash, nodes_base::check_not_member;
+
   static constexpr std::string_view component = "scaling::jump_shards";
-  [[no_unique_address]] Hash hash_;
-  std::vector<Node> nodes_;
 };
 
 }  // namespace scaling

@@ -38,6 +38,7 @@
 #include <scaling/core/error.hpp>
 #include <scaling/core/hash.hpp>
 #include <scaling/sharding/detail/common.hpp>
+#include <scaling/sharding/detail/node_list.hpp>
 #include <scaling/sharding/strategy.hpp>
 
 namespace scaling {
@@ -50,14 +51,16 @@ struct maglev_config {
 
 template <class Node, class Hash = scaling::hash<>>
 requires shard_node<Node, Hash>
-class maglev {
+class maglev : detail::node_list<Node, Hash> {
+  using nodes_base = detail::node_list<Node, Hash>;
+
  public:
   using node_type = Node;
   using hasher = Hash;
 
   // An empty table. Throws scaling::invalid_argument when table_size is not a prime >= 2.
   explicit maglev(maglev_config config = {}, Hash hash = Hash{})
-      : config_(config), hash_(std::move(hash)) {
+      : nodes_base(std::move(hash)), config_(config) {
     if (!is_prime(config_.table_size)) {
       detail::throw_invalid_argument(component, "table_size", "must be a prime >= 2",
                                      config_.table_size);
@@ -91,11 +94,7 @@ class maglev {
 
   // Removes `node` and rebuilds. Throws scaling::invalid_argument for a non-member.
   void remove(const Node& node) {
-    const std::size_t i = index_of(node);
-    if (i == nodes_.size()) {
-      detail::throw_invalid_argument(component, "node", "must be a member to be removed");
-    }
-    erase_at(i);
+    erase_at(index_to_remove(component, node));
     rebuild();
   }
 
@@ -108,42 +107,30 @@ class maglev {
     return nodes_[table_[modulo_(h)]];
   }
 
-  template <class Key>
-  requires hasher_for<Hash, Key>
-  [[nodiscard]] std::uint64_t key_hash(const Key& key) const {
-    return static_cast<std::uint64_t>(hash_(key));
-  }
+  // key_hash(key): the key's position; its slot is the position % table_size().
+  using nodes_base::key_hash;
 
   // Calls visit(node_index) for the table slots from the key's slot onwards until visit
   // returns true or every slot was visited once: the fallback order for bounded loads.
   template <class Visitor>
   void visit_candidates(std::uint64_t h, Visitor&& visit) const {
     if (nodes_.empty()) return;
-    const std::size_t size = table_.size();
-    std::size_t at = modulo_(h);
-    for (std::size_t step = 0; step < size; ++step) {
-      if (visit(static_cast<std::size_t>(table_[at]))) return;
-      at = at + 1 == size ? 0 : at + 1;
-    }
+    detail::visit_circle(table_, modulo_(h), visit);
   }
 
   // The table: entry s is the index (into nodes(), i.e. name order) of slot s's node.
   [[nodiscard]] const std::vector<std::uint32_t>& table() const noexcept { return table_; }
   // The members, sorted by name.
   [[nodiscard]] const std::vector<Node>& nodes() const noexcept { return nodes_; }
-  [[nodiscard]] const Node& node_at(std::size_t index) const {
-    SCALING_ASSERT(index < nodes_.size(), "node index out of range");
-    return nodes_[index];
-  }
-  [[nodiscard]] std::size_t index_of(const Node& node) const {
-    return static_cast<std::size_t>(std::find(nodes_.begin(), nodes_.end(), node) - nodes_.begin());
-  }
-  [[nodiscard]] bool contains(const Node& node) const { return index_of(node) != nodes_.size(); }
-  [[nodiscard]] std::size_t size() const noexcept { return nodes_.size(); }
-  [[nodiscard]] bool empty() const noexcept { return nodes_.empty(); }
+  // node_at(index); index_of(node): a member's index, or size(); contains(node); size(); empty().
+  using nodes_base::node_at, nodes_base::index_of, nodes_base::contains, nodes_base::size,
+      nodes_base::empty;
   [[nodiscard]] std::uint32_t table_size() const noexcept { return config_.table_size; }
 
  private:
+  using nodes_base::hash_, nodes_base::nodes_, nodes_base::check_not_member,
+      nodes_base::index_to_remove;
+
   static constexpr std::string_view component = "scaling::maglev";
 
   [[nodiscard]] static constexpr bool is_prime(std::uint32_t n) noexcept {
@@ -156,8 +143,7 @@ class maglev {
   }
 
   void insert(const Node& node) {
-    if (contains(node))
-      detail::throw_invalid_argument(component, "node", "must not be a duplicate");
+    check_not_member(component, node);
     if (nodes_.size() + 1 > config_.table_size) {
       detail::throw_invalid_argument(component, "nodes", "must not outnumber table_size",
                                      nodes_.size() + 1);
@@ -214,9 +200,7 @@ class maglev {
   static constexpr std::uint32_t unfilled = 0xffffffffu;
 
   maglev_config config_;
-  [[no_unique_address]] Hash hash_;
   detail::fast_modulo modulo_;
-  std::vector<Node> nodes_;
   std::vector<std::string> names_;
   std::vector<std::uint32_t> table_;
 };

@@ -40,25 +40,28 @@
 #include <scaling/core/error.hpp>
 #include <scaling/core/hash.hpp>
 #include <scaling/sharding/detail/common.hpp>
+#include <scaling/sharding/detail/node_list.hpp>
 #include <scaling/sharding/strategy.hpp>
 
 namespace scaling {
 
 template <class Node, class Hash = scaling::hash<>>
 requires shard_node<Node, Hash>
-class rendezvous {
+class rendezvous : detail::node_list<Node, Hash> {
+  using nodes_base = detail::node_list<Node, Hash>;
+
  public:
   using node_type = Node;
   using hasher = Hash;
 
-  explicit rendezvous(Hash hash = Hash{}) : hash_(std::move(hash)) {}
-  rendezvous(std::initializer_list<Node> nodes, Hash hash = Hash{}) : hash_(std::move(hash)) {
+  explicit rendezvous(Hash hash = Hash{}) : nodes_base(std::move(hash)) {}
+  rendezvous(std::initializer_list<Node> nodes, Hash hash = Hash{}) : nodes_base(std::move(hash)) {
     for (const Node& node : nodes)
       add(node);
   }
   template <std::ranges::input_range R>
   requires std::convertible_to<std::ranges::range_reference_t<R>, Node>
-  explicit rendezvous(R&& nodes, Hash hash = Hash{}) : hash_(std::move(hash)) {
+  explicit rendezvous(R&& nodes, Hash hash = Hash{}) : nodes_base(std::move(hash)) {
     for (auto&& node : nodes)
       add(Node(node));
   }
@@ -69,8 +72,7 @@ class rendezvous {
     if (!(weight > 0.0) || !std::isfinite(weight)) {
       detail::throw_invalid_argument(component, "weight", "must be finite and > 0", weight);
     }
-    if (contains(node))
-      detail::throw_invalid_argument(component, "node", "must not be a duplicate");
+    check_not_member(component, node);
     std::uint64_t seed = 0;
     if constexpr (detail::is_string_node_v<Node> &&
                   std::is_invocable_r_v<std::uint64_t, const Hash&, std::string_view>) {
@@ -86,12 +88,8 @@ class rendezvous {
 
   // Removes `node`: only its keys move. Throws scaling::invalid_argument for a non-member.
   void remove(const Node& node) {
-    const auto it = std::find(nodes_.begin(), nodes_.end(), node);
-    if (it == nodes_.end()) {
-      detail::throw_invalid_argument(component, "node", "must be a member to be removed");
-    }
-    const auto i = it - nodes_.begin();
-    nodes_.erase(it);
+    const auto i = static_cast<std::ptrdiff_t>(index_to_remove(component, node));
+    nodes_.erase(nodes_.begin() + i);
     members_.erase(members_.begin() + i);
     uniform_ = std::all_of(members_.begin(), members_.end(),
                            [&](const member& m) { return m.weight == members_.front().weight; });
@@ -99,9 +97,7 @@ class rendezvous {
 
   template <class Key>
   requires hasher_for<Hash, Key>
-  [[nodiscard]] const Node& node_for(const Key& key) const {
-    return node_for_hash(static_cast<std::uint64_t>(hash_(key)));
-  }
+  [[nodiscard]] const Node& node_for(const Key& key) const { return node_for_hash(key_hash(key)); }
 
   [[nodiscard]] const Node& node_for_hash(std::uint64_t h) const {
     if (nodes_.empty()) detail::throw_empty(component);
@@ -129,14 +125,14 @@ class rendezvous {
     return nodes_[best];
   }
 
-  [[nodiscard]] bool contains(const Node& node) const {
-    return std::find(nodes_.begin(), nodes_.end(), node) != nodes_.end();
-  }
-  [[nodiscard]] std::size_t size() const noexcept { return nodes_.size(); }
-  [[nodiscard]] bool empty() const noexcept { return nodes_.empty(); }
+  // contains(node); size(); empty().
+  using nodes_base::contains, nodes_base::size, nodes_base::empty;
   [[nodiscard]] const std::vector<Node>& nodes() const noexcept { return nodes_; }
 
  private:
+  using nodes_base::hash_, nodes_base::nodes_, nodes_base::key_hash, nodes_base::check_not_member,
+      nodes_base::index_to_remove;
+
   static constexpr std::string_view component = "scaling::rendezvous";
   struct member {
     std::uint64_t seed;
@@ -148,8 +144,6 @@ class rendezvous {
     return (static_cast<double>(u >> 11) + 0.5) * 0x1.0p-53;
   }
 
-  [[no_unique_address]] Hash hash_;
-  std::vector<Node> nodes_;
   std::vector<member> members_;
   bool uniform_ = true;
 };

@@ -6,7 +6,9 @@
 // - fast_modulo: exact `x % d` for a fixed 32-bit divisor with two multiplications instead of a
 //   division (Lemire, Kaser, Kurz, "Faster remainder by direct computation", 2019);
 // - sorted_points: positions sorted on a circle with a top-bits index, so finding the first
-//   position >= h costs one table read and a search over ~1 element instead of log2(n) misses.
+//   position >= h costs one table read and a search over ~1 element instead of log2(n) misses;
+// - visit_circle: the walk behind visit_candidates, over a circle of node indices (a ring's point
+//   owners, a Maglev table) from a start slot onwards.
 #pragma once
 
 #include <algorithm>
@@ -141,5 +143,18 @@ class sorted_points {
   std::vector<std::uint32_t> index_{0, 0};
   int shift_ = static_cast<int>(sizeof(Position) * 8) - 1;
 };
+
+// Calls visit(owners[i]) for i = start, start + 1, ..., wrapping to 0 past the end, until visit
+// returns true or every entry was visited once. Precondition: start < owners.size(), or owners is
+// empty (nothing is visited).
+template <class Visitor>
+void visit_circle(const std::vector<std::uint32_t>& owners, std::size_t start, Visitor& visit) {
+  const std::size_t count = owners.size();
+  std::size_t at = start;
+  for (std::size_t step = 0; step < count; ++step) {
+    if (visit(static_cast<std::size_t>(owners[at]))) return;
+    at = at + 1 == count ? 0 : at + 1;
+  }
+}
 
 }  // namespace scaling::detail
