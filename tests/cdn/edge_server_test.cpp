@@ -713,6 +713,46 @@ TEST_F(EdgeServer, ClientConditionalGetIsAnswered304ByTheEdge) {
   EXPECT_EQ(server->stats().not_modified, 1u);
 }
 
+TEST_F(EdgeServer, IfModifiedSinceIsAnsweredFromTheStoredLastModified) {
+  origin->respond([](const seen_request& r) {
+    std::vector<std::pair<std::string, std::string>> extra{
+        {"Date", "Wed, 15 Nov 2023 00:00:00 GMT"}};
+    if (r.target == "/lm") extra.emplace_back("Last-Modified", "Tue, 14 Nov 2023 22:13:20 GMT");
+    if (r.target == "/tagged") extra.emplace_back("ETag", "\"v1\"");
+    return cacheable("payload", "max-age=60", std::move(extra));
+  });
+  start();
+  auto c = client();
+  for (const char* path : {"/lm", "/dated", "/tagged"})
+    EXPECT_EQ(c.get(path).result_int(), 200u);
+
+  // Last-Modified not later than the client's date: 304, with the validator and no body.
+  auto same = c.get("/lm", {{"If-Modified-Since", "Tue, 14 Nov 2023 22:13:20 GMT"}});
+  EXPECT_EQ(same.result_int(), 304u);
+  EXPECT_TRUE(same.body().empty());
+  EXPECT_EQ(field(same, "X-Cache"), "HIT");
+  // Any of the three date formats a recipient must accept.
+  EXPECT_EQ(c.get("/lm", {{"If-Modified-Since", "Wednesday, 15-Nov-23 00:00:00 GMT"}}).result_int(),
+            304u);
+  // Modified after the client's copy: the full answer.
+  auto older = c.get("/lm", {{"If-Modified-Since", "Tue, 14 Nov 2023 22:13:19 GMT"}});
+  EXPECT_EQ(older.result_int(), 200u);
+  EXPECT_EQ(older.body(), "payload");
+  // An invalid date is ignored (RFC 9110 section 13.1.3).
+  EXPECT_EQ(c.get("/lm", {{"If-Modified-Since", "yesterday"}}).result_int(), 200u);
+  // Without Last-Modified the stored Date decides.
+  EXPECT_EQ(c.get("/dated", {{"If-Modified-Since", "Wed, 15 Nov 2023 00:00:00 GMT"}}).result_int(),
+            304u);
+  EXPECT_EQ(c.get("/dated", {{"If-Modified-Since", "Tue, 14 Nov 2023 00:00:00 GMT"}}).result_int(),
+            200u);
+  // If-None-Match, when present, decides alone: a mismatch is a full answer whatever the date.
+  auto both = c.get("/tagged", {{"If-None-Match", "\"v0\""},
+                                {"If-Modified-Since", "Thu, 16 Nov 2023 00:00:00 GMT"}});
+  EXPECT_EQ(both.result_int(), 200u);
+  EXPECT_EQ(origin->requests(), 3);
+  EXPECT_EQ(server->stats().not_modified, 3u);
+}
+
 TEST_F(EdgeServer, AcceptEncodingVariantsAreKeptApart) {
   origin->respond([](const seen_request& r) {
     const bool gzip = r.header("Accept-Encoding").find("gzip") != std::string::npos;

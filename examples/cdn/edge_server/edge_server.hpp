@@ -27,9 +27,10 @@
 //   - cache key: the Host (lower-cased) followed by the request target, e.g.
 //     "example.com/img/a.png?v=2". The origin is sent the target, with Host set to the
 //     origin's authority. Accept-Encoding (Vary), request Cache-Control (no-cache,
-//     no-store) and If-None-Match (answered 304 by the edge when it matches the cached ETag)
-//     are honoured; requests with Authorization or Cookie and all other methods are passed
-//     through uncached, with their end-to-end headers.
+//     no-store), If-None-Match (answered 304 by the edge when it matches the cached ETag) and,
+//     without If-None-Match, If-Modified-Since (304 when the cached Last-Modified, else Date,
+//     is not later) are honoured; requests with Authorization or Cookie and all other methods are
+//     passed through uncached, with their end-to-end headers.
 //   - cache poisoning: requests the cache answers reach the origin with only the fields the
 //     cache keys or validates on (Accept-Encoding, If-None-Match, If-Modified-Since), never
 //     with X-Forwarded-Host or other unkeyed headers; hop-by-hop fields are never forwarded
@@ -87,6 +88,7 @@
 #include <scaling/asio/edge_cache.hpp>
 #include <scaling/asio/http_origin.hpp>
 #include <scaling/cdn/edge_cache.hpp>
+#include <scaling/cdn/http_date.hpp>
 #include <scaling/cdn/http_response.hpp>
 #include <scaling/core/error.hpp>
 
@@ -125,7 +127,7 @@ struct edge_server_stats {
   std::uint64_t cache_answers = 0;  // answered by try_get inline (fresh or stale)
   std::uint64_t origin_waits = 0;   // handed to async_get (miss, revalidation, coalesced)
   std::uint64_t passed = 0;         // passed through uncached (methods, Authorization, Cookie)
-  std::uint64_t not_modified = 0;   // 304s the edge answered to clients' If-None-Match
+  std::uint64_t not_modified = 0;   // 304s the edge answered to clients' validators
   std::uint64_t bad_requests = 0;   // 400, 413, 431
   std::uint64_t purges = 0;         // admin purge requests
   scaling::edge_stats cache;
@@ -146,6 +148,17 @@ inline bool is_hop_by_hop(std::string_view name) noexcept {
     if (iequals(name, fixed)) return true;
   }
   return false;
+}
+
+// RFC 9110 section 13.1.3 and RFC 9111 section 4.3.2: whether a stored response was not
+// modified after the client's If-Modified-Since date, judged by its Last-Modified (else its
+// Date). An invalid date on either side means the condition is not evaluated (a full answer).
+inline bool unmodified_since(std::string_view if_modified_since, std::string_view last_modified,
+                             std::string_view date) {
+  const auto since = scaling::parse_http_date(if_modified_since);
+  if (!since) return false;
+  const auto modified = scaling::parse_http_date(last_modified.empty() ? date : last_modified);
+  return modified && *modified <= *since;
 }
 
 // RFC 9110 section 13.1.2: weak comparison of If-None-Match against an ETag; "*" matches.
@@ -519,6 +532,7 @@ class edge_server {
       request_.if_none_match = req[http::field::if_none_match];
       request_.has_authorization = false;
       client_if_none_match_ = request_.if_none_match;
+      client_if_modified_since_ = req[http::field::if_modified_since];
       if (auto answer = server_.cache_->try_get(request_)) {
         server_.cache_answers_.fetch_add(1, std::memory_order_relaxed);
         return respond(std::move(*answer));
@@ -538,9 +552,15 @@ class edge_server {
     void respond(result answer) {
       if (closed_) return;
       const int status = answer.response.status();
-      const bool not_modified =
-          status == 200 && !client_if_none_match_.empty() &&
-          detail::etag_matches(client_if_none_match_, answer.response.header("ETag"));
+      // If-None-Match, when present, decides alone (RFC 9110 section 13.2.2).
+      bool not_modified = false;
+      if (status == 200 && !client_if_none_match_.empty()) {
+        not_modified = detail::etag_matches(client_if_none_match_, answer.response.header("ETag"));
+      } else if (status == 200 && !client_if_modified_since_.empty()) {
+        not_modified = detail::unmodified_since(client_if_modified_since_,
+                                                answer.response.header("Last-Modified"),
+                                                answer.response.header("Date"));
+      }
       if (not_modified) server_.not_modified_.fetch_add(1, std::memory_order_relaxed);
       send(not_modified ? 304 : status, std::move(answer.response),
            scaling::x_cache_value(answer.status), not_modified);
@@ -782,6 +802,7 @@ class edge_server {
     std::optional<http::request_parser<http::string_body>> parser_;
     scaling::edge_request request_;  // reused: its key keeps its capacity
     std::string_view client_if_none_match_;
+    std::string_view client_if_modified_since_;
     std::string head_;  // reused response head
     response held_;     // the response being written (keeps its body alive)
     std::string peer_address_;
