@@ -932,6 +932,24 @@ TEST_F(EdgeServer, UnkeyedAndHopByHopHeadersNeverReachTheOrigin) {
   EXPECT_EQ(seen[1].header("X-Forwarded-For"), "127.0.0.1");
 }
 
+// Range is not served (RFC 9110 section 14.2 lets a server ignore it) and never forwarded on
+// a fill, so a 206 partial answer can never be stored as the object.
+TEST_F(EdgeServer, RangeRequestsGetTheWholeObjectAndAPartialIsNeverCached) {
+  origin->respond([](const seen_request&) { return cacheable("0123456789"); });
+  start();
+  auto c = client();
+  auto first = c.get("/video", {{"Range", "bytes=0-3"}});
+  EXPECT_EQ(first.result_int(), 200u);
+  EXPECT_EQ(first.body(), "0123456789");
+  auto second = c.get("/video", {{"Range", "bytes=4-"}});
+  EXPECT_EQ(second.result_int(), 200u);
+  EXPECT_EQ(second.body(), "0123456789");
+  EXPECT_EQ(field(second, "X-Cache"), "HIT");
+  const auto seen = origin->seen();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_FALSE(seen[0].has("Range"));
+}
+
 TEST_F(EdgeServer, HostileRequestsGetErrorsNotMemory) {
   origin->respond([](const seen_request&) { return cacheable("x"); });
   auto opts = options_for(*origin, clock);
