@@ -90,6 +90,29 @@ TEST(CacheControl, TargetedFieldIsAStrictDictionary) {
   EXPECT_FALSE(scaling::parse_targeted_cache_control("").has_value());
   EXPECT_FALSE(scaling::parse_targeted_cache_control("Max-Age=5").has_value());  // uppercase
   EXPECT_FALSE(scaling::parse_targeted_cache_control("max-age=5 junk").has_value());
+  // A quoted string is not a Structured Field integer: that directive is invalid (max-age 0,
+  // so the response is stale at once), the dictionary stays valid.
+  const auto quoted = scaling::parse_targeted_cache_control(R"(max-age="600", stale-if-error=30)");
+  ASSERT_TRUE(quoted.has_value());
+  EXPECT_EQ(quoted->max_age, 0s);
+  EXPECT_TRUE(quoted->malformed);
+  EXPECT_EQ(quoted->stale_if_error, 30s);
+}
+
+TEST(CacheControl, RequestDirectives) {
+  const auto d =
+      scaling::parse_cache_control("max-age=0, min-fresh=30, max-stale=120, only-if-cached");
+  EXPECT_EQ(d.max_age, 0s);
+  EXPECT_EQ(d.min_fresh, 30s);
+  EXPECT_EQ(d.max_stale, 120s);
+  EXPECT_TRUE(d.only_if_cached);
+  EXPECT_FALSE(d.malformed);
+  // max-stale without a value accepts any staleness; a bad min-fresh or max-stale is ignored.
+  EXPECT_EQ(scaling::parse_cache_control("max-stale").max_stale, std::chrono::seconds::max());
+  const auto bad = scaling::parse_cache_control("min-fresh=soon, max-stale=-1");
+  EXPECT_FALSE(bad.min_fresh.has_value());
+  EXPECT_FALSE(bad.max_stale.has_value());
+  EXPECT_TRUE(bad.malformed);
 }
 
 TEST(CacheControl, VaryAndSurrogateKeys) {

@@ -539,4 +539,250 @@ TEST_F(EdgeCache, RefreshRunAfterTheCacheIsDestroyedDoesNothing) {
   EXPECT_EQ(origin.calls(), 1U) << "the origin is not called after the destructor returned";
 }
 
+// Two clients miss on a URL nobody has fetched yet, with different Accept-Encodings. Only the
+// response says it varies: the waiter that asked for another coding must not be handed the
+// leader's variant (a br body for a gzip-only client), and fetches its own.
+TEST_F(EdgeCache, ColdMissWaitersWithAnotherEncodingGetTheirOwnVariant) {
+  std::vector<std::pair<scaling::origin_request, scaling::origin_callback<http_response>>> parked;
+  scaling::edge_cache<> edge{{.async_origin =
+                                  [&parked](const scaling::origin_request& r,
+                                            scaling::origin_callback<http_response> answer) {
+                                    parked.emplace_back(r, std::move(answer));
+                                  },
+                              .clock = origin.clock}};
+  std::map<std::string, std::string> bodies;
+  const auto ask = [&](const std::string& client, std::string_view accept_encoding) {
+    edge.get_async({.key = "/app.js", .accept_encoding = accept_encoding},
+                   [&bodies, client](scaling::edge_result<http_response> r) {
+                     bodies[client] = r.response.body();
+                   });
+  };
+  const auto answer = [&](std::size_t i) {
+    const std::string coding = parked.at(i).first.accept_encoding;
+    parked.at(i).second(origin.ok(coding + "-body", "max-age=60",
+                                  {{"Vary", "Accept-Encoding"}, {"Content-Encoding", coding}}));
+  };
+  ask("gzip-1", "gzip, deflate");
+  ask("br-1", "gzip, deflate, br");
+  ask("gzip-2", "deflate, gzip");
+  ASSERT_EQ(parked.size(), 1U) << "all three wait for the first fetch";
+  EXPECT_EQ(parked[0].first.accept_encoding, "gzip") << "the origin is asked the normalised value";
+  answer(0);
+  EXPECT_EQ(bodies["gzip-1"], "gzip-body");
+  EXPECT_EQ(bodies["gzip-2"], "gzip-body") << "the same coding shares the fetch";
+  EXPECT_FALSE(bodies.contains("br-1")) << "the br client was not handed the gzip variant";
+  ASSERT_EQ(parked.size(), 2U);
+  EXPECT_EQ(parked[1].first.accept_encoding, "br");
+  answer(1);
+  EXPECT_EQ(bodies["br-1"], "br-body");
+  EXPECT_EQ(edge.stats().requests, 3U);
+  EXPECT_EQ(edge.stats().coalesced, 1U);
+  // Both variants are stored now, each under its own coding.
+  ask("br-2", "br");
+  ask("gzip-3", "gzip");
+  EXPECT_EQ(bodies["br-2"], "br-body");
+  EXPECT_EQ(bodies["gzip-3"], "gzip-body");
+  EXPECT_EQ(parked.size(), 2U);
+}
+
+TEST_F(EdgeCache, AcceptEncodingIsNormalisedWithQualityValues) {
+  scaling::edge_cache<> edge{options()};
+  serve("/a", "a", "no-store");  // uncacheable: every request reaches the origin
+  const std::vector<std::pair<std::string_view, std::string_view>> cases = {
+      {"", "identity"},
+      {"gzip", "gzip"},
+      {"br;q=0, gzip", "gzip"},
+      {"br;q=0.000, gzip;q=0", "identity"},
+      {"br;q=0.5, gzip;q=1.0", "br"},
+      {"x-gzip", "gzip"},
+      {"*", "gzip"},
+      {"BR", "br"},
+      {" br ; q=0.1 ", "br"},
+      {"brotli, gzips", "identity"},
+  };
+  for (const auto& [sent, normalised] : cases) {
+    (void)edge.get({.key = "/a", .accept_encoding = sent});
+    const std::lock_guard lock{origin.mutex};
+    EXPECT_EQ(origin.seen.back().accept_encoding, normalised) << "Accept-Encoding: " << sent;
+  }
+}
+
+// Hit-for-miss, not hit-for-pass: once the origin makes the URL cacheable again, the next
+// response is stored even though the URL was remembered as uncacheable.
+TEST_F(EdgeCache, HitForMissUrlIsCachedAgainAsSoonAsItsResponseIsCacheable) {
+  scaling::edge_cache<> edge{options()};
+  serve("/home", "personal", "max-age=60", {{"Set-Cookie", "session=1"}});
+  EXPECT_EQ(edge.get({.key = "/home"}).status, cache_status::pass);
+  serve("/home", "public", "max-age=60");
+  const auto next = edge.get({.key = "/home"});
+  EXPECT_EQ(next.status, cache_status::miss);
+  EXPECT_EQ(next.response.body(), "public");
+  EXPECT_EQ(edge.get({.key = "/home"}).status, cache_status::hit);
+  EXPECT_EQ(origin.calls(), 2U);
+  EXPECT_EQ(edge.stats().passes, 1U);
+  EXPECT_EQ(edge.stats().misses, 1U);
+}
+
+TEST_F(EdgeCache, VaryStarIsNeverStored) {
+  scaling::edge_cache<> edge{options()};
+  serve("/any", "any", "max-age=60", {{"Vary", "*"}});
+  EXPECT_EQ(edge.get({.key = "/any"}).status, cache_status::pass);
+  EXPECT_EQ(edge.get({.key = "/any"}).status, cache_status::pass);
+  EXPECT_EQ(origin.calls(), 2U);
+}
+
+// A cached origin error sits at the object's key but keeps the copy it replaced: when it
+// expires, that copy is revalidated with a cheap 304 instead of refetched.
+TEST_F(EdgeCache, NegativeEntryKeepsTheReplacedCopyForRevalidation) {
+  scaling::edge_cache<> edge{options()};
+  serve("/a", "v1 body", "max-age=10", {{"ETag", "\"v1\""}});
+  (void)edge.get({.key = "/a"});
+  advance(11s);
+  {
+    const std::lock_guard lock{origin.mutex};
+    origin.handlers["/a"] = [](const scaling::origin_request&) {
+      return std::optional{http_response{503, {}, "busy"}};
+    };
+  }
+  EXPECT_EQ(edge.get({.key = "/a"}).response.status(), 503);
+  EXPECT_EQ(edge.get({.key = "/a"}).status, cache_status::hit) << "the 503 is cached briefly";
+  EXPECT_EQ(origin.calls(), 2U);
+  advance(5s);  // negative_ttl
+  {
+    const std::lock_guard lock{origin.mutex};
+    origin.handlers["/a"] = [this](const scaling::origin_request& r) {
+      if (r.if_none_match != "\"v1\"") return std::optional{origin.ok("refetched", "max-age=10")};
+      return std::optional{http_response{
+          304,
+          {{"Date", scaling::format_http_date(origin.now())}, {"Cache-Control", "max-age=10"}},
+          ""}};
+    };
+  }
+  const auto answer = edge.get({.key = "/a"});
+  EXPECT_EQ(answer.status, cache_status::revalidated);
+  EXPECT_EQ(answer.response.body(), "v1 body");
+}
+
+// The error entry of a varying URL leaves its Vary marker and the other variants alone.
+TEST_F(EdgeCache, NegativeEntryOfOneVariantKeepsTheOthers) {
+  scaling::edge_cache<> edge{options()};
+  {
+    const std::lock_guard lock{origin.mutex};
+    origin.handlers["/v"] = [this](const scaling::origin_request& r) {
+      if (r.accept_encoding == "br") return std::optional{http_response{500, {}, "broken"}};
+      return std::optional{origin.ok("gzip-body", "max-age=60", {{"Vary", "Accept-Encoding"}})};
+    };
+  }
+  EXPECT_EQ(edge.get({.key = "/v", .accept_encoding = "gzip"}).status, cache_status::miss);
+  EXPECT_EQ(edge.get({.key = "/v", .accept_encoding = "br"}).response.status(), 500);
+  const auto gzip = edge.get({.key = "/v", .accept_encoding = "gzip"});
+  EXPECT_EQ(gzip.status, cache_status::hit);
+  EXPECT_EQ(gzip.response.body(), "gzip-body");
+  EXPECT_EQ(edge.get({.key = "/v", .accept_encoding = "br"}).status, cache_status::hit);
+  EXPECT_EQ(origin.calls(), 2U);
+}
+
+// stale-if-error covers 500, 502, 503, 504 and no answer (RFC 5861), not other 5xx.
+TEST_F(EdgeCache, StaleIfErrorCoversOnlyTheStatusesRfc5861Names) {
+  for (const int status : {500, 501, 502, 503, 504, 505}) {
+    test_origin o;
+    scaling::edge_cache<> edge{
+        {.origin = [&o](const scaling::origin_request& r) { return o(r); }, .clock = o.clock}};
+    {
+      const std::lock_guard lock{o.mutex};
+      o.handlers["/a"] = [&o](const scaling::origin_request&) {
+        return std::optional{o.ok("v1", "max-age=10, stale-if-error=60")};
+      };
+    }
+    (void)edge.get({.key = "/a"});
+    o.clock.advance(20s);
+    {
+      const std::lock_guard lock{o.mutex};
+      o.handlers["/a"] = [status](const scaling::origin_request&) {
+        return std::optional{http_response{status, {{"Cache-Control", "no-store"}}, "error"}};
+      };
+    }
+    const auto answer = edge.get({.key = "/a"});
+    const bool covered = status != 501 && status != 505;
+    EXPECT_EQ(answer.status == cache_status::stale, covered) << status;
+    EXPECT_EQ(answer.response.body(), covered ? "v1" : "error") << status;
+  }
+}
+
+TEST_F(EdgeCache, RequestMaxAgeAndMinFreshAskForAFresherCopy) {
+  scaling::edge_cache<> edge{options()};
+  serve("/a", "v1", "max-age=100", {{"ETag", "\"v1\""}});
+  (void)edge.get({.key = "/a"});
+  advance(30s);
+  EXPECT_EQ(edge.get({.key = "/a", .cache_control = "max-age=60"}).status, cache_status::hit);
+  EXPECT_EQ(edge.get({.key = "/a", .cache_control = "min-fresh=70"}).status, cache_status::hit);
+  EXPECT_EQ(origin.calls(), 1U);
+  serve("/a", "v2", "max-age=100");
+  // Age 30 > 20, and 70 s of freshness left < 80: both go to the origin.
+  EXPECT_EQ(edge.get({.key = "/a", .cache_control = "max-age=20"}).response.body(), "v2");
+  {
+    const std::lock_guard lock{origin.mutex};
+    EXPECT_EQ(origin.seen.back().if_none_match, "\"v1\"") << "conditionally, with the copy's ETag";
+  }
+  advance(30s);
+  EXPECT_EQ(edge.get({.key = "/a", .cache_control = "min-fresh=80"}).status, cache_status::miss);
+  advance(1s);  // max-age=0 accepts only a copy of age 0
+  EXPECT_EQ(edge.get({.key = "/a", .cache_control = "max-age=0"}).status, cache_status::miss);
+  EXPECT_EQ(origin.calls(), 4U);
+}
+
+// A stale copy exists only while it is kept: one with validators is kept
+// keep_for_revalidation past its last usable moment.
+TEST_F(EdgeCache, RequestMaxStaleAcceptsAStaleCopyTheResponseAllows) {
+  scaling::edge_cache<> edge{options()};
+  serve("/a", "v1", "max-age=10", {{"ETag", "\"a1\""}});
+  serve("/strict", "s1", "max-age=10, must-revalidate", {{"ETag", "\"s1\""}});
+  (void)edge.get({.key = "/a"});
+  (void)edge.get({.key = "/strict"});
+  advance(40s);  // 30 s stale
+  origin.down = true;
+  const auto stale = edge.get({.key = "/a", .cache_control = "max-stale=60"});
+  EXPECT_EQ(stale.status, cache_status::stale);
+  EXPECT_EQ(stale.response.body(), "v1");
+  EXPECT_EQ(stale.response.header("Age"), "40");
+  EXPECT_EQ(edge.get({.key = "/a", .cache_control = "max-stale"}).status, cache_status::stale);
+  EXPECT_EQ(edge.stats().stale_accepted, 2U);
+  EXPECT_EQ(origin.calls(), 2U) << "no origin request for an accepted stale copy";
+  // Too stale for the client, or forbidden by must-revalidate: to the (down) origin.
+  EXPECT_EQ(edge.get({.key = "/a", .cache_control = "max-stale=20"}).status, cache_status::error);
+  EXPECT_EQ(edge.get({.key = "/strict", .cache_control = "max-stale"}).status, cache_status::error);
+}
+
+TEST_F(EdgeCache, OnlyIfCachedNeverReachesTheOrigin) {
+  scaling::edge_cache<> edge{options()};
+  serve("/a", "v1", "max-age=10", {{"ETag", "\"a1\""}});
+  const auto cold = edge.get({.key = "/a", .cache_control = "only-if-cached"});
+  EXPECT_EQ(cold.status, cache_status::error);
+  EXPECT_EQ(cold.response.status(), 504);
+  EXPECT_EQ(origin.calls(), 0U);
+  (void)edge.get({.key = "/a"});
+  EXPECT_EQ(edge.get({.key = "/a", .cache_control = "only-if-cached"}).status, cache_status::hit);
+  advance(20s);
+  EXPECT_EQ(edge.get({.key = "/a", .cache_control = "only-if-cached"}).response.status(), 504);
+  EXPECT_EQ(
+      edge.get({.key = "/a", .cache_control = "only-if-cached, max-stale=60"}).response.body(),
+      "v1");
+  EXPECT_EQ(origin.calls(), 1U);
+}
+
+// RFC 9213: the CDN's own field wins over Cache-Control, in the cache as in the parser.
+TEST_F(EdgeCache, CdnCacheControlDecidesTheEdgeLifetime) {
+  scaling::edge_cache<> edge{options()};
+  serve("/a", "v1", "max-age=5", {{"CDN-Cache-Control", "max-age=100"}});
+  serve("/b", "b1", "max-age=100", {{"CDN-Cache-Control", "no-store"}});
+  (void)edge.get({.key = "/a"});
+  (void)edge.get({.key = "/b"});
+  advance(50s);
+  const auto a = edge.get({.key = "/a"});
+  EXPECT_EQ(a.status, cache_status::hit);
+  EXPECT_EQ(a.response.header("Cache-Control"), "max-age=5") << "browsers still get their own";
+  EXPECT_EQ(edge.get({.key = "/b"}).status, cache_status::pass);
+  EXPECT_EQ(origin.calls(), 3U);
+}
+
 }  // namespace

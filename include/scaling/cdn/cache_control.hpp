@@ -55,7 +55,11 @@ struct cache_directives {
   bool proxy_revalidate = false;
   bool no_transform = false;
   bool immutable = false;
-  bool only_if_cached = false;  // request directive
+  // Request directives (RFC 9111 section 5.2.1). max-stale without a value accepts any
+  // staleness: seconds::max().
+  std::optional<std::chrono::seconds> min_fresh;
+  std::optional<std::chrono::seconds> max_stale;
+  bool only_if_cached = false;
   // True when any part of the field was malformed (and was skipped or made conservative).
   bool malformed = false;
 };
@@ -123,6 +127,7 @@ struct directive_token {
   std::string value;  // unquoted
   bool has_value = false;
   bool malformed = false;
+  bool quoted = false;  // the value was a quoted-string
 };
 
 // Walks a Cache-Control style list: #( token [ "=" ( token / quoted-string ) ] ).
@@ -174,6 +179,7 @@ void for_each_directive(std::string_view field, F&& on) {
       token.has_value = true;
       if (i < n && field[i] == '"') {
         ++i;
+        token.quoted = true;
         bool closed = false;
         while (i < n) {
           const char c = field[i++];
@@ -213,7 +219,8 @@ inline void apply_directive(const directive_token& token, cache_directives& out,
     if (slot) return;  // the first occurrence wins
     std::optional<std::chrono::seconds> parsed;
     if (token.has_value && !token.malformed) parsed = parse_delta_seconds(token.value);
-    if (strict_numbers && parsed && token.value.size() > 15) parsed.reset();
+    // A Structured Field integer has at most 15 digits and is never a quoted string.
+    if (strict_numbers && parsed && (token.value.size() > 15 || token.quoted)) parsed.reset();
     if (parsed) {
       slot = parsed;
     } else {
@@ -246,6 +253,14 @@ inline void apply_directive(const directive_token& token, cache_directives& out,
     out.no_transform = true;
   } else if (iequals(name, "immutable")) {
     out.immutable = true;
+  } else if (iequals(name, "min-fresh")) {
+    seconds_value(out.min_fresh, false);
+  } else if (iequals(name, "max-stale")) {
+    if (!token.has_value) {
+      if (!out.max_stale) out.max_stale = std::chrono::seconds::max();
+    } else {
+      seconds_value(out.max_stale, false);
+    }
   } else if (iequals(name, "only-if-cached")) {
     out.only_if_cached = true;
   }

@@ -10,11 +10,15 @@
 //     waiters share the response when it is cacheable;
 //   - conditional revalidation with If-None-Match / If-Modified-Since, a 304 refreshing the
 //     stored entry;
-//   - short negative caching of origin errors, so a failing origin is not stampeded;
+//   - short negative caching of origin errors (500, 502, 503, 504), so a failing origin is
+//     not stampeded; the error keeps the copy it hides, for a 304 revalidation afterwards;
 //   - hit-for-miss: a URL whose response was uncacheable is remembered, and its requests go
-//     to the origin in parallel instead of queueing behind each other;
-//   - Vary: Accept-Encoding (normalised to br / gzip / identity); a Vary on any other
-//     request header makes the response uncacheable here;
+//     to the origin in parallel instead of queueing behind each other (a response that has
+//     become cacheable is stored at once);
+//   - Vary: Accept-Encoding (normalised to br / gzip / identity, q=0 refusing a coding, and
+//     sent to the origin normalised); a Vary on any other request header makes the response
+//     uncacheable here;
+//   - the request's no-cache, no-store, max-age, min-fresh, max-stale and only-if-cached;
 //   - `Age` on every response served from cache; memory bounded in bytes (LRU);
 //   - purge by URL, by surrogate key (tag), by prefix, and everything; soft purge marks
 //     entries stale but keeps them usable for stale-while-revalidate and stale-if-error.
@@ -167,7 +171,8 @@ struct edge_stats {
   std::uint64_t misses = 0;
   std::uint64_t stale_while_revalidate = 0;
   std::uint64_t stale_if_error = 0;
-  std::uint64_t revalidated = 0;  // 304s that refreshed a stored copy
+  std::uint64_t stale_accepted = 0;  // stale copies a request accepted with max-stale
+  std::uint64_t revalidated = 0;     // 304s that refreshed a stored copy
   std::uint64_t passes = 0;
   std::uint64_t errors = 0;  // synthesised 502/504
   std::uint64_t origin_fetches = 0;
@@ -176,7 +181,8 @@ struct edge_stats {
   std::uint64_t purged = 0;  // entries removed or soft-purged by purge calls
 
   [[nodiscard]] double hit_ratio() const noexcept {
-    return ratio(hits + stale_while_revalidate + stale_if_error + revalidated, requests);
+    return ratio(hits + stale_while_revalidate + stale_if_error + stale_accepted + revalidated,
+                 requests);
   }
   [[nodiscard]] double origin_offload() const noexcept {
     return requests == 0 ? 0.0 : 1.0 - ratio(origin_fetches, requests);
@@ -292,6 +298,7 @@ class edge_state : public std::enable_shared_from_this<edge_state<Response>> {
             .misses = counter(stat::misses),
             .stale_while_revalidate = counter(stat::stale_while_revalidate),
             .stale_if_error = counter(stat::stale_if_error),
+            .stale_accepted = counter(stat::stale_accepted),
             .revalidated = counter(stat::revalidated),
             .passes = counter(stat::passes),
             .errors = counter(stat::errors),
@@ -321,6 +328,7 @@ class edge_state : public std::enable_shared_from_this<edge_state<Response>> {
     std::optional<std::chrono::sys_seconds> soft_purged_at;
     std::chrono::sys_seconds pass_until{};  // hit_for_miss
     std::chrono::sys_seconds negative_until{};
+    std::shared_ptr<const entry> previous;  // negative: the object copy it replaced, if any
 
     [[nodiscard]] bool is_fresh(std::chrono::sys_seconds now) const {
       if (kind == entry_kind::negative) return now < negative_until;
@@ -350,7 +358,10 @@ class edge_state : public std::enable_shared_from_this<edge_state<Response>> {
 
   // One origin fetch in progress for a key (the waiting list). Waiters are told the answer
   // and whether they may share it (false: an uncacheable response; each fetches its own).
+  // `encoding` is the leader's normalised Accept-Encoding: a waiter with another one may not
+  // share a response that varies on it.
   struct flight {
+    std::string encoding;
     std::vector<std::function<void(const result&, bool shareable)>> waiters;
   };
 
@@ -385,7 +396,8 @@ class edge_state : public std::enable_shared_from_this<edge_state<Response>> {
     typename storage_type::options o;
     o.clock = opts_.clock;
     o.weigher = [](const std::string& key, const entry_ptr& e) -> std::size_t {
-      return key.size() + sizeof(entry) + e->response.size_bytes() + 64;
+      const std::size_t previous = e->previous ? e->previous->response.size_bytes() : 0;
+      return key.size() + sizeof(entry) + e->response.size_bytes() + previous + 64;
     };
     o.listener = [this](const std::string& key, const entry_ptr& e, removal_cause cause) {
       if (cause != removal_cause::replaced) index_.remove(key, e->generation);
@@ -404,6 +416,7 @@ class edge_state : public std::enable_shared_from_this<edge_state<Response>> {
     misses,
     stale_while_revalidate,
     stale_if_error,
+    stale_accepted,
     revalidated,
     passes,
     errors,
@@ -430,13 +443,41 @@ class edge_state : public std::enable_shared_from_this<edge_state<Response>> {
     prefix.push_back('\0');
     return prefix;
   }
-  // Accept-Encoding normalised the way CDNs do, so variants stay few.
+  // Accept-Encoding normalised the way CDNs do, so variants stay few: br when the client
+  // accepts it, else gzip, else identity. A coding listed with q=0 is refused (RFC 9110
+  // section 12.5.3); `*` with q > 0 accepts gzip. The origin is asked with this value, so a
+  // stored variant always matches its key.
   static std::string_view normalized_encoding(std::string_view accept_encoding) {
-    const auto has = [accept_encoding](std::string_view coding) {
-      return accept_encoding.find(coding) != std::string_view::npos;
-    };
-    if (has("br")) return "br";
-    if (has("gzip")) return "gzip";
+    bool br = false;
+    bool gzip = false;
+    bool any = false;
+    while (!accept_encoding.empty()) {
+      const std::size_t comma = accept_encoding.find(',');
+      std::string_view member = accept_encoding.substr(0, comma);
+      accept_encoding =
+          comma == std::string_view::npos ? std::string_view{} : accept_encoding.substr(comma + 1);
+      const std::size_t semicolon = member.find(';');
+      const std::string_view coding = detail::trim_ows(member.substr(0, semicolon));
+      bool refused = false;
+      if (semicolon != std::string_view::npos) {
+        // qvalue = ( "0" [ "." 0*3("0") ] ) / ( "1" [ "." 0*3("0") ] ): zero only if all 0s.
+        std::string_view params = member.substr(semicolon + 1);
+        const std::size_t q = params.find_first_not_of(" \t");
+        if (q != std::string_view::npos && (params[q] == 'q' || params[q] == 'Q')) {
+          params = detail::trim_ows(params.substr(q + 1));
+          if (!params.empty() && params.front() == '=') {
+            const std::string_view value = detail::trim_ows(params.substr(1));
+            refused = !value.empty() && value.find_first_not_of("0.") == std::string_view::npos;
+          }
+        }
+      }
+      if (refused) continue;
+      if (detail::iequals(coding, "br")) br = true;
+      if (detail::iequals(coding, "gzip") || detail::iequals(coding, "x-gzip")) gzip = true;
+      if (coding == "*") any = true;
+    }
+    if (br) return "br";
+    if (gzip || any) return "gzip";
     return "identity";
   }
   static std::string variant_key(std::string_view key, std::string_view accept_encoding) {
@@ -459,16 +500,26 @@ class edge_state : public std::enable_shared_from_this<edge_state<Response>> {
   };
 
   // Everything a request can be answered with without the origin; counts the answers.
+  // The request's own directives apply (RFC 9111 section 5.2.1): no-cache, no-store and an
+  // unmet max-age or min-fresh send it to the origin (conditionally when a copy is stored);
+  // max-stale accepts a stale copy the response allows to be served stale; only-if-cached
+  // answers 504 instead of going to the origin.
   lookup_outcome lookup(const edge_request& request) {
     lookup_outcome out;
     const auto now = wall_now();
-    const cache_directives request_directives = parse_cache_control(request.cache_control);
-    const bool client_forbids_cache = request_directives.no_cache || request_directives.no_store;
+    const cache_directives directives = parse_cache_control(request.cache_control);
+    const auto only_if_cached = [&]() -> lookup_outcome& {
+      if (directives.only_if_cached) {
+        count(stat::errors);
+        out.answer = result{synthesized(504), cache_status::error, {}, false};
+      }
+      return out;
+    };
 
     auto primary = storage_.get(request.key);
     if (primary && (*primary)->kind == entry_kind::hit_for_miss && now < (*primary)->pass_until) {
       out.pass = true;
-      return out;
+      return only_if_cached();
     }
     out.object_key = request.key;
     std::optional<entry_ptr> object = primary;
@@ -478,19 +529,31 @@ class edge_state : public std::enable_shared_from_this<edge_state<Response>> {
     }
     if (!object ||
         ((*object)->kind != entry_kind::object && (*object)->kind != entry_kind::negative)) {
-      return out;
+      return only_if_cached();
     }
     const entry& e = **object;
-    if (!client_forbids_cache && e.is_fresh(now)) {
+    const auto age = e.fresh.current_age(now);
+    const bool acceptable =
+        !directives.no_cache && !directives.no_store &&
+        (!directives.max_age || age <= *directives.max_age) &&
+        (!directives.min_fresh || e.fresh.lifetime - age >= *directives.min_fresh);
+    const bool stale_accepted = acceptable && e.kind == entry_kind::object &&
+                                directives.max_stale && !e.effective().never_stale &&
+                                e.effective().staleness(now) <= *directives.max_stale;
+    if (acceptable && e.is_fresh(now)) {
       count(stat::hits);
       out.answer = served(e, now, cache_status::hit);
-    } else if (!client_forbids_cache && e.kind == entry_kind::object &&
-               e.usable_while_revalidating(now)) {
+    } else if (acceptable && e.kind == entry_kind::object && e.usable_while_revalidating(now)) {
       count(stat::stale_while_revalidate);
       refresh_in_background(request, out.object_key, *object);
       out.answer = served(e, now, cache_status::stale);
+    } else if (stale_accepted) {
+      count(stat::stale_accepted);
+      out.answer = served(e, now, cache_status::stale);
     } else {
-      out.stored = *object;
+      // An expired error hides the copy it replaced: revalidate that one.
+      out.stored = e.kind == entry_kind::negative ? e.previous : *object;
+      only_if_cached();
     }
     return out;
   }
@@ -604,20 +667,13 @@ class edge_state : public std::enable_shared_from_this<edge_state<Response>> {
     }
   }
 
+  // To the origin for this request alone, outside the waiting list. The answer is still
+  // stored when it is cacheable (hit-for-miss, not hit-for-pass): a URL whose responses
+  // become cacheable is cached again at once instead of after hit_for_miss_ttl.
   void pass(request_ptr request, done_fn done) {
-    count(stat::passes);
-    call_origin({.key = request->key,
-                 .accept_encoding = request->accept_encoding,
-                 .if_none_match = request->if_none_match},
-                [self = this->shared_from_this(),
-                 done = std::move(done)](std::optional<Response> response) {
-                  if (!response) {
-                    self->count(stat::errors);
-                    done(result{synthesized(502), cache_status::error, {}, false});
-                    return;
-                  }
-                  done(result{std::move(*response), cache_status::pass, {}, false});
-                });
+    std::string key = request->key;
+    fetch_and_store(std::move(request), std::move(key), nullptr,
+                    [done = std::move(done)](result answer, bool) { done(std::move(answer)); });
   }
 
   static Response synthesized(int status) {
@@ -631,14 +687,23 @@ class edge_state : public std::enable_shared_from_this<edge_state<Response>> {
   void fetch_coalesced(request_ptr request, std::string object_key, entry_ptr stored,
                        done_fn done) {
     auto f = std::make_shared<flight>();
+    f->encoding = normalized_encoding(request->accept_encoding);
     {
       const std::lock_guard lock{flights_mutex_};
       auto& slot = flights_[object_key];
       if (slot) {
-        slot->waiters.push_back([self = this->shared_from_this(), request, done = std::move(done)](
-                                    const result& answer, bool shareable) {
+        const bool same_encoding = slot->encoding == f->encoding;
+        slot->waiters.push_back([self = this->shared_from_this(), request, same_encoding,
+                                 done = std::move(done)](const result& answer, bool shareable) {
           if (!shareable) {
             self->pass(request, done);  // the response was not cacheable: fetch our own
+            return;
+          }
+          // A first fetch of a URL learns only from its response that it varies on
+          // Accept-Encoding: a waiter that asked for another coding looks again, and now
+          // finds (or fetches, coalesced with its own kind) its own variant.
+          if (!same_encoding && varies_on_encoding(answer.response)) {
+            self->retry(request, done);
             return;
           }
           self->count(stat::coalesced);
@@ -665,6 +730,22 @@ class edge_state : public std::enable_shared_from_this<edge_state<Response>> {
                       self->finish_flight(object_key, f, answer, shareable);
                       done(std::move(answer));
                     });
+  }
+
+  static bool varies_on_encoding(const Response& response) {
+    const auto vary = parse_vary(std::string(response.header("Vary")));
+    return std::find(vary.begin(), vary.end(), "accept-encoding") != vary.end();
+  }
+
+  // A request that waited for a variant other than its own: answered as if it had just
+  // arrived (it is not counted as a second request).
+  void retry(request_ptr request, done_fn done) {
+    lookup_outcome found = lookup(request->view());
+    if (found.answer) {
+      done(std::move(*found.answer));
+      return;
+    }
+    go_to_origin(std::move(request), std::move(found), std::move(done));
   }
 
   // Ends a key's flight: later requests start their own, the waiters get the answer.
@@ -711,7 +792,9 @@ class edge_state : public std::enable_shared_from_this<edge_state<Response>> {
   // stored, and hands `then` the answer and whether waiting requests may share it.
   void fetch_and_store(request_ptr request, std::string object_key, entry_ptr stored,
                        fetched_fn then) {
-    origin_request out{.key = request->key, .accept_encoding = request->accept_encoding};
+    origin_request out{
+        .key = request->key,
+        .accept_encoding = std::string(normalized_encoding(request->accept_encoding))};
     if (stored && stored->kind == entry_kind::object) {
       out.if_none_match = stored->response.header("ETag");
       out.if_modified_since = stored->response.header("Last-Modified");
@@ -731,7 +814,11 @@ class edge_state : public std::enable_shared_from_this<edge_state<Response>> {
                                          const entry_ptr& stored, std::optional<Response> response,
                                          std::chrono::sys_seconds request_time) {
     const auto response_time = wall_now();
-    const bool origin_failed = !response || response->status() >= 500;
+    // The failures stale-if-error covers (RFC 5861): no answer, or 500, 502, 503, 504.
+    const auto failed_status = [](int status) {
+      return status == 500 || status == 502 || status == 503 || status == 504;
+    };
+    const bool origin_failed = !response || failed_status(response->status());
     if (origin_failed) {
       if (stored && stored->usable_on_error(response_time)) {
         count(stat::stale_if_error);
@@ -744,7 +831,7 @@ class edge_state : public std::enable_shared_from_this<edge_state<Response>> {
         return {result{synthesized(had_copy ? 504 : 502), cache_status::error, {}, false}, true};
       }
       count(stat::misses);
-      store_negative(request.key, *response, response_time);
+      store_negative(object_key, *response, response_time, stored);
       return {result{std::move(*response), cache_status::miss, {}, false}, true};
     }
 
@@ -818,16 +905,30 @@ class edge_state : public std::enable_shared_from_this<edge_state<Response>> {
     put_entry(key, std::move(e), f.usable_until() - now + keep);
   }
 
+  // A short-lived copy of an origin error, at the object's own key (a Vary marker stays). The
+  // copy it replaces is kept inside it, for a conditional revalidation once it expires.
   void store_negative(const std::string& key, const Response& response,
-                      std::chrono::sys_seconds now) {
+                      std::chrono::sys_seconds now, const entry_ptr& replaced) {
     if (opts_.negative_ttl <= std::chrono::seconds{0}) return;
     auto e = std::make_shared<entry>();
     e->kind = entry_kind::negative;
+    if (replaced) {
+      e->previous = replaced->kind == entry_kind::negative ? replaced->previous : replaced;
+    }
+    // A purge of the copy's tags also removes the error that hides it, and the copy is kept
+    // for as long as it would have been.
+    auto ttl = opts_.negative_ttl;
+    if (e->previous) {
+      e->tags = e->previous->tags;
+      const auto keep = has_validators(e->previous->response) ? opts_.keep_for_revalidation
+                                                              : std::chrono::seconds{0};
+      ttl = std::max(ttl, e->previous->effective().usable_until() - now + keep);
+    }
     e->response = response;
     e->negative_until = now + opts_.negative_ttl;
     e->fresh.response_time = now;
     e->fresh.lifetime = opts_.negative_ttl;
-    put_entry(key, std::move(e), opts_.negative_ttl);
+    put_entry(key, std::move(e), ttl);
   }
 
   void store_vary_marker(const std::string& key) {
