@@ -4,6 +4,7 @@
 // mutex-guarded std::unordered_map of responses with no HTTP semantics at all: the floor any
 // HTTP-aware cache pays on top of. The async rows are the same requests through
 // scaling::asio::async_get on one io_context (the completion is posted, never inline).
+#include <algorithm>
 #include <atomic>
 #include <latch>
 #include <mutex>
@@ -199,6 +200,71 @@ void async_cold_burst_scaling(benchmark::State& state) {
   state.counters["origin_fetches_per_burst"] =
       static_cast<double>(origin_fetches) / static_cast<double>(runs);
 }
+
+// Purge by tag: 16 tagged objects in a cache of N. The tag index makes the cost follow the
+// tagged entries, not N; the scan row is what a cache without one pays (every entry's tags
+// checked). Each iteration refills the 16 (untimed) and purges them.
+constexpr std::size_t tagged_objects = 16;
+
+void purge_tag_scaling(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  scaling::edge_cache<> edge{
+      {.capacity_bytes = std::size_t{1} << 30, .origin = [](const scaling::origin_request& r) {
+         http_response response = object_of(64);
+         const bool hot = r.key.starts_with("/hot/");
+         response.set_header("Surrogate-Key",
+                             hot ? "hot" : "cold-" + r.key.substr(r.key.size() - 2));
+         return std::optional{response};
+       }}};
+  for (const auto& key : keys_of(n))
+    (void)edge.get({.key = key});
+  std::vector<std::string> hot;
+  for (std::size_t i = 0; i < tagged_objects; ++i)
+    hot.push_back("/hot/" + std::to_string(i));
+  std::size_t purged = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (const auto& key : hot)
+      (void)edge.get({.key = key});
+    state.ResumeTiming();
+    purged += edge.purge_tag("hot");
+  }
+  if (purged != tagged_objects * static_cast<std::size_t>(state.iterations())) {
+    state.SkipWithError("purge_tag missed a tagged object");
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(purged));
+}
+
+struct tagged_map {
+  std::unordered_map<std::string, std::pair<http_response, std::vector<std::string>>> map;
+  std::size_t purge_tag(std::string_view tag) {
+    return std::erase_if(map, [tag](const auto& entry) {
+      const auto& tags = entry.second.second;
+      return std::find(tags.begin(), tags.end(), tag) != tags.end();
+    });
+  }
+};
+
+void purge_tag_scan(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  tagged_map cache;
+  for (const auto& key : keys_of(n))
+    cache.map.emplace(key, std::pair{object_of(64), std::vector<std::string>{"cold"}});
+  std::size_t purged = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    for (std::size_t i = 0; i < tagged_objects; ++i) {
+      cache.map.emplace("/hot/" + std::to_string(i),
+                        std::pair{object_of(64), std::vector<std::string>{"hot"}});
+    }
+    state.ResumeTiming();
+    purged += cache.purge_tag("hot");
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(purged));
+}
+
+BENCHMARK(purge_tag_scaling)->Name("purge_tag/scaling")->Arg(1000)->Arg(100000);
+BENCHMARK(purge_tag_scan)->Name("purge_tag/scan")->Arg(1000)->Arg(100000);
 
 BENCHMARK(hit_scaling)
     ->Name("hit/scaling")

@@ -111,6 +111,24 @@ TEST_F(CdnNetwork, PurgeReachesEveryTier) {
   EXPECT_EQ(cdn.purge_all(), 8U);
 }
 
+TEST_F(CdnNetwork, SoftPurgeByUrlAndPrefixReachesEveryTier) {
+  scaling::cdn_network<> cdn{config(2)};
+  for (const char* region : {"europe", "us-east", "asia"}) {
+    (void)cdn.get(region, {.key = "/img/a.png"});
+    (void)cdn.get(region, {.key = "/img/b.png"});
+    (void)cdn.get(region, {.key = "/index.html"});
+  }
+  EXPECT_EQ(origin_calls.load(), 3);
+  EXPECT_EQ(cdn.soft_purge("/index.html"), 4U) << "three POPs and the shield";
+  EXPECT_EQ(cdn.soft_purge_prefix("/img/"), 8U);
+  EXPECT_EQ(cdn.soft_purge_prefix("/img/"), 0U) << "already stale";
+  // Without stale-while-revalidate a stale copy is refetched, once, through the shield.
+  for (const char* region : {"europe", "us-east", "asia"}) {
+    EXPECT_EQ(cdn.get(region, {.key = "/index.html"}).result.status, cache_status::miss);
+  }
+  EXPECT_EQ(origin_calls.load(), 4);
+}
+
 TEST_F(CdnNetwork, RejectsBadConfiguration) {
   auto no_pops = config(0);
   no_pops.pops.clear();

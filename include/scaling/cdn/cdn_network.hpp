@@ -158,6 +158,12 @@ class cdn_network {
   std::size_t purge_tag(std::string_view tag) {
     return for_each_cache([&](cache_type& c) { return c.purge_tag(tag); });
   }
+  std::size_t soft_purge(std::string_view key) {
+    return for_each_cache([&](cache_type& c) { return c.soft_purge(key); });
+  }
+  std::size_t soft_purge_prefix(std::string_view prefix) {
+    return for_each_cache([&](cache_type& c) { return c.soft_purge_prefix(prefix); });
+  }
   std::size_t soft_purge_tag(std::string_view tag) {
     return for_each_cache([&](cache_type& c) { return c.soft_purge_tag(tag); });
   }
