@@ -411,6 +411,26 @@ TEST_F(EdgeCache, MemoryStaysWithinTheByteBound) {
   EXPECT_FALSE(edge.contains("/huge"));
 }
 
+// Tags cost memory too (the entry's list and the purge index): many long tags on tiny
+// bodies must not let the cache hold more than its bound.
+TEST_F(EdgeCache, ByteBoundCountsSurrogateKeysAndTheirIndex) {
+  constexpr std::size_t capacity = 64 * 1024;
+  constexpr int tags = 20;
+  constexpr std::size_t tag_length = 100;
+  scaling::edge_cache<> edge{options(capacity)};
+  for (int i = 0; i < 200; ++i) {
+    std::string surrogate;
+    for (int t = 0; t < tags; ++t)
+      surrogate += std::string(tag_length - 3, 'k') + std::to_string(100 + t) + " ";
+    serve("/tiny/" + std::to_string(i), "x", "max-age=600", {{"Surrogate-Key", surrogate}});
+    (void)edge.get({.key = "/tiny/" + std::to_string(i)});
+  }
+  EXPECT_GT(edge.size(), 0U);
+  // Each entry's tags are held at least twice (the entry and the index).
+  EXPECT_LE(edge.size() * tags * tag_length * 2, capacity);
+  EXPECT_LE(edge.bytes(), capacity);
+}
+
 TEST_F(EdgeCache, ShieldTierAbsorbsMissesFromSeveralEdges) {
   scaling::edge_cache<> shield{options()};
   auto edge_options = options();

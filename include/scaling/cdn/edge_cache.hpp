@@ -396,8 +396,14 @@ class edge_state : public std::enable_shared_from_this<edge_state<Response>> {
     typename storage_type::options o;
     o.clock = opts_.clock;
     o.weigher = [](const std::string& key, const entry_ptr& e) -> std::size_t {
+      // The entry, its response (and the copy a cached error keeps), and what the purge
+      // indexes hold for it: the key in the ordered map, and per tag the entry's copy, the
+      // index record's copy and a node with the key in the tag's set.
       const std::size_t previous = e->previous ? e->previous->response.size_bytes() : 0;
-      return key.size() + sizeof(entry) + e->response.size_bytes() + previous + 64;
+      std::size_t index = key.size() + 96;
+      for (const auto& tag : e->tags)
+        index += 2 * tag.size() + key.size() + 96;
+      return key.size() + sizeof(entry) + e->response.size_bytes() + previous + 64 + index;
     };
     o.listener = [this](const std::string& key, const entry_ptr& e, removal_cause cause) {
       if (cause != removal_cause::replaced) index_.remove(key, e->generation);
