@@ -199,6 +199,7 @@ SCALING_CACHE_OPS(get_hit, lfu)
 SCALING_CACHE_OPS(get_hit, sieve)
 SCALING_CACHE_OPS(get_hit, s3fifo)
 SCALING_CACHE_OPS(get_hit, w_tinylfu)
+SCALING_CACHE_OPS(get_hit, adaptive)
 
 BENCHMARK(get_miss_put<std_list_lru>)
     ->Name("get_miss_put/std_list_lru/lru")
@@ -211,6 +212,7 @@ SCALING_CACHE_OPS(get_miss_put, lfu)
 SCALING_CACHE_OPS(get_miss_put, sieve)
 SCALING_CACHE_OPS(get_miss_put, s3fifo)
 SCALING_CACHE_OPS(get_miss_put, w_tinylfu)
+SCALING_CACHE_OPS(get_miss_put, adaptive)
 
 BENCHMARK(zipf_mixed<std_list_lru>)->Name("zipf_mixed/std_list_lru/lru")->Arg(4096)->Arg(1 << 18);
 SCALING_CACHE_OPS(zipf_mixed, lru)
@@ -220,6 +222,7 @@ SCALING_CACHE_OPS(zipf_mixed, lfu)
 SCALING_CACHE_OPS(zipf_mixed, sieve)
 SCALING_CACHE_OPS(zipf_mixed, s3fifo)
 SCALING_CACHE_OPS(zipf_mixed, w_tinylfu)
+SCALING_CACHE_OPS(zipf_mixed, adaptive)
 
 // sharded<16> is ours (`scaling`); the single-lock variant is the comparison row.
 BENCHMARK(concurrent_zipf<ours<scaling::lru, scaling::sharded<16>>::type>)

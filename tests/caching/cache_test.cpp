@@ -3,8 +3,10 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -29,6 +31,186 @@ using with_all_concurrency =
 using all_combos =
     with_all_concurrency<scaling::lru, scaling::lfu, scaling::fifo, scaling::clock, scaling::sieve,
                          scaling::s3fifo, scaling::w_tinylfu, scaling::adaptive>;
+
+// Exception safety: a cache whose key or value is a scaling_test::tracked type, beside a twin
+// that never sees a failure. Each operation is run with the first copy it makes throwing, then
+// the second, and so on until it succeeds; after each throw the cache must be exactly as before
+// (what can be observed without a read, and the live instance count), and once it succeeds the
+// twin runs the operation too. The two must then agree on everything, through a further
+// workload, which proves the failures left no trace in the policy state either.
+template <class T>
+T make(int v) {
+  if constexpr (std::is_same_v<T, int>) {
+    return v;
+  } else {
+    return T{v};
+  }
+}
+template <class T>
+int plain(const T& v) {
+  if constexpr (std::is_same_v<T, int>) {
+    return v;
+  } else {
+    return v.value;
+  }
+}
+
+using heard_log = std::vector<std::tuple<int, int, scaling::removal_cause>>;
+
+// What a failed operation must leave untouched: everything observable without a read (a read
+// counts a hit or a miss), and what the listener heard.
+struct observed {
+  std::size_t size = 0;
+  std::uint64_t weight = 0;
+  scaling::cache_stats stats;
+  std::vector<int> resident;  // the keys of [0, universe) that are present
+  std::size_t heard = 0;
+};
+
+constexpr int universe = 128;
+
+template <class Cache>
+observed observe(const Cache& c, const heard_log& heard) {
+  observed o{c.size(), c.weight(), c.stats(), {}, heard.size()};
+  for (int k = 0; k < universe; ++k) {
+    if (c.contains(make<typename Cache::key_type>(k))) o.resident.push_back(k);
+  }
+  return o;
+}
+
+void expect_same(const observed& a, const observed& b, const char* what) {
+  EXPECT_EQ(a.size, b.size) << what;
+  EXPECT_EQ(a.weight, b.weight) << what;
+  EXPECT_EQ(a.stats.hits, b.stats.hits) << what;
+  EXPECT_EQ(a.stats.misses, b.stats.misses) << what;
+  EXPECT_EQ(a.stats.evictions, b.stats.evictions) << what;
+  EXPECT_EQ(a.stats.expirations, b.stats.expirations) << what;
+  EXPECT_EQ(a.stats.puts, b.stats.puts) << what;
+  EXPECT_EQ(a.resident, b.resident) << what;
+  EXPECT_EQ(a.heard, b.heard) << what;
+}
+
+// Tracked is the key or the value type of Cache (the other one is int).
+template <class Cache, class Tracked>
+void check_throwing_copies(bool with_listener) {
+  using K = typename Cache::key_type;
+  using V = typename Cache::mapped_type;
+  constexpr bool tracked_value = std::is_same_v<V, Tracked>;
+  constexpr std::size_t capacity = 8;
+  ASSERT_EQ(Tracked::live.load(), 0);
+  heard_log heard;
+  heard_log twin_heard;
+  const auto options = [&](heard_log& log) {
+    typename Cache::options o;
+    if (with_listener) {
+      o.listener = [&log](const K& k, const V& v, scaling::removal_cause cause) {
+        log.emplace_back(plain(k), plain(v), cause);
+      };
+    }
+    return o;
+  };
+  {
+    Cache c{capacity, options(heard)};
+    Cache twin{capacity, options(twin_heard)};
+    const K new_key = make<K>(100);
+    const V new_value = make<V>(1000);
+    const int held = 1;  // new_key or new_value, whichever is Tracked
+    // Full, so that an insertion must evict (every segment of sharded<4> too).
+    for (int k = 0; k < 32; ++k) {
+      c.put(make<K>(k), make<V>(k));
+      twin.put(make<K>(k), make<V>(k));
+    }
+    ASSERT_EQ(c.size(), capacity);
+    if constexpr (tracked_value) {
+      EXPECT_EQ(Tracked::live.load(), static_cast<int>(c.size() + twin.size()) + held);
+    }
+    const auto a_resident = [&](std::size_t i) {
+      const auto r = observe(c, heard).resident;
+      return make<K>(r.at(i % r.size()));
+    };
+
+    // Returns how many copies threw before op succeeded.
+    const auto each_copy_throws = [&](const char* what, const auto& op) {
+      int thrown = 0;
+      for (;; ++thrown) {
+        const observed before = observe(c, heard);
+        const int live = Tracked::live.load();
+        Tracked::throw_after(thrown);
+        try {
+          op(c);
+          Tracked::never_throw();
+          break;
+        } catch (const std::runtime_error&) {
+          Tracked::never_throw();
+        }
+        expect_same(observe(c, heard), before, what);
+        EXPECT_EQ(Tracked::live.load(), live) << what << ": a leak or a double destroy";
+        if constexpr (tracked_value) {
+          EXPECT_EQ(Tracked::live.load(), static_cast<int>(c.size() + twin.size()) + held)
+              << what << ": one value per entry";
+        }
+        if (thrown == 16) {
+          ADD_FAILURE() << what << " never succeeds";
+          break;
+        }
+      }
+      op(twin);
+      expect_same(observe(c, heard), observe(twin, twin_heard), what);
+      EXPECT_EQ(heard, twin_heard) << what;
+      return thrown;
+    };
+
+    EXPECT_GE(each_copy_throws("insert (copy)", [&](Cache& x) { x.put(new_key, new_value); }), 1);
+    EXPECT_GE(each_copy_throws("replace (copy)",
+                               [&, k = a_resident(1)](Cache& x) { x.put(k, new_value); }),
+              tracked_value || with_listener ? 1 : 0);
+    each_copy_throws("insert (move)", [&](Cache& x) { x.put(make<K>(101), make<V>(1001)); });
+    each_copy_throws("replace (move)",
+                     [&, k = a_resident(2)](Cache& x) { x.put(make<K>(plain(k)), make<V>(1002)); });
+    if constexpr (tracked_value) {
+      // A read whose copy out throws: the entry stays and nothing leaks; the lookup itself
+      // happened, so it counts as the hit it was (the policy saw the use), and nothing else.
+      const K k = a_resident(3);
+      const observed before = observe(c, heard);
+      const int live = Tracked::live.load();
+      Tracked::throw_after(0);
+      EXPECT_THROW((void)c.get(k), std::runtime_error);
+      EXPECT_THROW(c.visit(k, [](const V& v) { [[maybe_unused]] const V copy = v; }),
+                   std::runtime_error);
+      Tracked::never_throw();
+      observed after = observe(c, heard);
+      EXPECT_EQ(after.stats.hits, before.stats.hits + 2);
+      after.stats.hits = before.stats.hits;
+      expect_same(after, before, "get/visit (copy out)");
+      EXPECT_EQ(Tracked::live.load(), live);
+      (void)twin.get(k);
+      (void)twin.visit(k, [](const V&) {});
+      expect_same(observe(c, heard), observe(twin, twin_heard), "get/visit (copy out)");
+    }
+
+    // The same workload on both: the same answers and the same end state.
+    for (int i = 0; i < 400; ++i) {
+      const int k = (i * 37) % universe;
+      const auto a = c.get(make<K>(k));
+      const auto b = twin.get(make<K>(k));
+      ASSERT_EQ(a.has_value(), b.has_value()) << "key " << k << " at step " << i;
+      if (a) {
+        EXPECT_EQ(plain(*a), plain(*b)) << "key " << k;
+      } else {
+        c.put(make<K>(k), make<V>(k));
+        twin.put(make<K>(k), make<V>(k));
+      }
+    }
+    expect_same(observe(c, heard), observe(twin, twin_heard), "after the workload");
+    EXPECT_EQ(heard, twin_heard);
+
+    c.clear();
+    twin.clear();
+    EXPECT_EQ(Tracked::live.load(), held) << "clear() destroys every key and value it held";
+    c.put(new_key, new_value);
+  }
+  EXPECT_EQ(Tracked::live.load(), 0) << "destruction destroys every key and value";
+}
 
 template <class T>
 class CacheConformance : public ::testing::Test {
@@ -171,6 +353,36 @@ TYPED_TEST(CacheConformance, ThrowingValueCopyLeavesCacheUnchanged) {
   EXPECT_EQ(c.get(2)->value, 2);
 }
 
+TYPED_TEST(CacheConformance, ThrowingValueCopiesLeaveCacheUnchangedAndLeakNothing) {
+  using scaling_test::tracked;
+  using scaling_test::tracked_copy_only;
+  using movable = typename TestFixture::template cache_of<int, tracked>;
+  using copy_only = typename TestFixture::template cache_of<int, tracked_copy_only>;
+  for (const bool with_listener : {false, true}) {
+    SCOPED_TRACE(with_listener ? "with a listener" : "without a listener");
+    check_throwing_copies<movable, tracked>(with_listener);
+  }
+  // Without a listener only: queueing the notification of an eviction copies a copy-only
+  // entry, and a notification that cannot be queued is dropped (see
+  // Cache.AListenerMissesARemovalWhoseNotificationCannotBeQueued).
+  check_throwing_copies<copy_only, tracked_copy_only>(false);
+}
+
+TYPED_TEST(CacheConformance, ThrowingKeyCopiesLeaveCacheUnchangedAndLeakNothing) {
+  using scaling_test::tracked;
+  using scaling_test::tracked_copy_only;
+  using movable = typename TestFixture::template cache_of<tracked, int>;
+  using copy_only = typename TestFixture::template cache_of<tracked_copy_only, int>;
+  for (const bool with_listener : {false, true}) {
+    SCOPED_TRACE(with_listener ? "with a listener" : "without a listener");
+    check_throwing_copies<movable, tracked>(with_listener);
+  }
+  // Without a listener only: queueing the notification of an eviction copies a copy-only
+  // entry, and a notification that cannot be queued is dropped (see
+  // Cache.AListenerMissesARemovalWhoseNotificationCannotBeQueued).
+  check_throwing_copies<copy_only, tracked_copy_only>(false);
+}
+
 TYPED_TEST(CacheConformance, WeigherBoundsTotalWeight) {
   const std::size_t capacity = 1000;
   typename TestFixture::template cache_of<int, std::string> c{
@@ -232,6 +444,48 @@ TEST(Cache, ContainsDoesNotRefreshRecency) {
   EXPECT_FALSE(c.contains(1)) << "contains() is not a use";
   const auto s = c.stats();
   EXPECT_EQ(s.hits + s.misses, 0u);
+}
+
+// Removals complete whatever happens; telling the listener is best effort. An entry without a
+// move constructor must be copied into the notification queue, and when that copy throws the
+// removal still happens (counted, destroyed, never returned) but the listener is not told.
+TEST(Cache, AListenerMissesARemovalWhoseNotificationCannotBeQueued) {
+  using scaling_test::tracked_copy_only;
+  int heard = 0;
+  {
+    scaling::cache<int, tracked_copy_only> c{
+        1, {.listener = [&](const int&, const tracked_copy_only&, scaling::removal_cause) {
+          ++heard;
+        }}};
+    c.put(1, tracked_copy_only{1});
+    const tracked_copy_only two{2};
+    // The n-th copy of the put throws, for n = 0, 1, ...: the last copy the put makes is the
+    // evicted entry's, into the queue, so the first n that succeeds is the one that drops it.
+    int n = 0;
+    for (;; ++n) {
+      ASSERT_LT(n, 16);
+      tracked_copy_only::throw_after(n);
+      try {
+        c.put(2, two);
+        tracked_copy_only::never_throw();
+        break;
+      } catch (const std::runtime_error&) {
+        tracked_copy_only::never_throw();
+      }
+      EXPECT_TRUE(c.contains(1)) << n;
+      EXPECT_EQ(c.stats().evictions, 0u) << n;
+      EXPECT_EQ(tracked_copy_only::live.load(), 2) << n;
+    }
+    EXPECT_GE(n, 1);
+    EXPECT_EQ(heard, 0) << "the eviction's notification could not be queued";
+    EXPECT_FALSE(c.contains(1));
+    EXPECT_EQ(c.get(2).value_or(tracked_copy_only{0}).value, 2);
+    EXPECT_EQ(c.stats().evictions, 1u) << "the eviction itself completed";
+    EXPECT_EQ(tracked_copy_only::live.load(), 2) << "one entry and `two`: nothing leaked";
+    c.put(3, two);
+    EXPECT_EQ(heard, 1) << "the next eviction is told as usual";
+  }
+  EXPECT_EQ(tracked_copy_only::live.load(), 0);
 }
 
 TEST(Cache, ListenerMayCallTheCache) {

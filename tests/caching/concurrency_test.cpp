@@ -1,4 +1,5 @@
 // Locked and sharded caches under threads (run under TSan in CI).
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <thread>
@@ -7,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <scaling/caching/cache.hpp>
+#include <scaling/core/hash.hpp>
 
 #include "support/sanitizers.hpp"
 
@@ -73,6 +75,145 @@ TEST(ConcurrentCache, ListenerCountsMatchUnderThreads) {
       }}};
   hammer(c, 3);
   EXPECT_EQ(evicted.load(), c.stats().evictions);
+}
+
+// A hot key: most of every thread's traffic is one key (reads, visits and writes), mixed with
+// reads and writes of colder keys. Every value is three fields derived from one write, so a
+// torn copy shows; the counters must add up exactly to what the threads did.
+struct stamped {
+  std::uint64_t key = 0;
+  std::uint64_t version = 0;  // writer << 32 | that writer's sequence number
+  std::uint64_t check = 0;    // a function of both, so a mix of two writes does not match
+};
+
+stamped stamp(std::uint64_t key, std::uint64_t writer, std::uint64_t seq) {
+  const std::uint64_t version = writer << 32 | seq;
+  return {key, version, scaling::mix64(key ^ (version * 0x9e3779b97f4a7c15ULL))};
+}
+
+bool whole(const stamped& v, std::uint64_t key) {
+  return v.key == key && v.check == scaling::mix64(key ^ (v.version * 0x9e3779b97f4a7c15ULL));
+}
+
+template <class T>
+class ConcurrentHotKey : public ::testing::Test {};
+using hot_key_types = ::testing::Types<
+    scaling::cache<std::uint64_t, stamped, scaling::lru, scaling::mutex_locked>,
+    scaling::cache<std::uint64_t, stamped, scaling::lru, scaling::sharded<4>>,
+    scaling::cache<std::uint64_t, stamped, scaling::w_tinylfu, scaling::sharded<4>>>;
+TYPED_TEST_SUITE(ConcurrentHotKey, hot_key_types);
+
+constexpr int hot_threads = 4;
+constexpr std::uint64_t hot = 7;
+constexpr std::uint64_t cold_keys = 256;  // above the capacity: cold writes evict
+
+TYPED_TEST(ConcurrentHotKey, OneKeyHammeredByFourThreadsStaysExact) {
+  TypeParam c{64};
+  // What each thread did and saw, in its own slot; read after join.
+  struct tally {
+    std::uint64_t reads = 0;  // get and visit calls, each one hit or one miss
+    std::uint64_t hits = 0;
+    std::uint64_t puts = 0;
+    std::uint64_t hot_hits = 0;
+    std::uint64_t torn = 0;       // a value whose fields do not belong to one write
+    std::uint64_t backwards = 0;  // a writer's version older than one this thread saw before
+  };
+  std::vector<tally> tallies(hot_threads);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < hot_threads; ++t) {
+    workers.emplace_back([&c, &tally = tallies[static_cast<std::size_t>(t)], t] {
+      std::uint64_t latest_seen[hot_threads] = {};  // per writer: the newest sequence read of `hot`
+      const auto saw_hot = [&](const stamped& v) {
+        if (!whole(v, hot)) {
+          ++tally.torn;
+          return;
+        }
+        ++tally.hot_hits;
+        const std::uint64_t writer = v.version >> 32;
+        const std::uint64_t seq = v.version & 0xffffffffu;
+        if (writer >= hot_threads) {
+          ++tally.torn;
+          return;
+        }
+        if (seq < latest_seen[writer]) ++tally.backwards;
+        latest_seen[writer] = std::max(latest_seen[writer], seq);
+      };
+      std::uint64_t x = 0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(t + 1);
+      for (int i = 1; i <= operations_per_thread; ++i) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        const auto seq = static_cast<std::uint64_t>(i);
+        switch (x % 8) {
+          case 0:
+          case 1:
+          case 2: {  // read the hot key
+            ++tally.reads;
+            if (auto v = c.get(hot)) {
+              ++tally.hits;
+              saw_hot(*v);
+            }
+            break;
+          }
+          case 3: {  // visit it: the callback runs under the lock, on the cached value
+            ++tally.reads;
+            stamped seen;
+            if (c.visit(hot, [&](const stamped& v) { seen = v; })) {
+              ++tally.hits;
+              saw_hot(seen);
+            }
+            break;
+          }
+          case 4:  // write it
+            ++tally.puts;
+            c.put(hot, stamp(hot, static_cast<std::uint64_t>(t), seq));
+            break;
+          case 5:
+          case 6: {  // read a colder key
+            const std::uint64_t key = 1000 + (x >> 8) % cold_keys;
+            ++tally.reads;
+            if (auto v = c.get(key)) {
+              ++tally.hits;
+              if (!whole(*v, key)) ++tally.torn;
+            }
+            break;
+          }
+          default: {  // write a colder key
+            const std::uint64_t key = 1000 + (x >> 8) % cold_keys;
+            ++tally.puts;
+            c.put(key, stamp(key, static_cast<std::uint64_t>(t), seq));
+            break;
+          }
+        }
+      }
+    });
+  }
+  for (auto& w : workers)
+    w.join();
+  tally total;
+  for (const tally& t : tallies) {
+    total.reads += t.reads;
+    total.hits += t.hits;
+    total.puts += t.puts;
+    total.hot_hits += t.hot_hits;
+    total.torn += t.torn;
+    total.backwards += t.backwards;
+  }
+  EXPECT_EQ(total.torn, 0u) << "every value read is one whole write of its own key";
+  EXPECT_EQ(total.backwards, 0u) << "a reader never sees a writer's older value after a newer";
+  EXPECT_GT(total.hot_hits, 0u);
+  const auto s = c.stats();
+  EXPECT_EQ(s.hits + s.misses, total.reads) << "one hit or one miss per get or visit";
+  EXPECT_EQ(s.hits, total.hits);
+  EXPECT_EQ(s.misses, total.reads - total.hits);
+  EXPECT_EQ(s.puts, total.puts);
+  EXPECT_GT(s.evictions, 0u);
+  EXPECT_LE(s.evictions, s.puts);
+  EXPECT_LE(c.size(), 64u);
+  // The hot key was written last by someone: if it is resident, its value is whole.
+  if (auto v = c.get(hot)) {
+    EXPECT_TRUE(whole(*v, hot));
+  }
 }
 
 }  // namespace

@@ -1,7 +1,10 @@
-// Loading patterns: single-flight, read-through with negative caching, cache-aside,
-// write-through, write-behind, refresh-ahead and XFetch.
+// Loading patterns: single-flight, read-through with negative caching and early expiration,
+// cache-aside, write-through, write-behind, refresh-ahead and XFetch.
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <latch>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -160,6 +163,208 @@ TEST(LoadingCache, RejectsBadNegativeConfiguration) {
   EXPECT_THROW((lc{10, {}, {.negative_ttl = 1s, .negative_capacity = 0}}),
                scaling::invalid_argument);
   EXPECT_THROW((lc{0}), scaling::invalid_argument);
+}
+
+TEST(CacheGetWithExpiry, ReturnsTheValueWithItsDeadline) {
+  scaling::manual_clock clock{scaling::manual_clock::time_point{100s}};
+  scaling::cache<int, int> written{10, {.expire_after_write = 60s, .clock = clock}};
+  written.put(1, 10);
+  written.put(2, 20, 5s);  // its own TTL
+  clock.advance(1s);
+  const auto one = written.get_with_expiry(1);
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->value, 10);
+  EXPECT_EQ(one->expires_at, std::optional<std::chrono::nanoseconds>{160s});
+  EXPECT_EQ(written.get_with_expiry(2)->expires_at, std::optional<std::chrono::nanoseconds>{105s});
+  EXPECT_FALSE(written.get_with_expiry(3));
+  clock.advance(59s);
+  EXPECT_FALSE(written.get_with_expiry(1)) << "an expired entry is a miss, as for get";
+  EXPECT_EQ(written.stats().hits, 2u);
+  EXPECT_EQ(written.stats().misses, 2u);
+  scaling::cache<int, int> forever{10, {.clock = clock}};
+  forever.put(1, 10);
+  ASSERT_TRUE(forever.get_with_expiry(1));
+  EXPECT_FALSE(forever.get_with_expiry(1)->expires_at) << "no TTL: no deadline";
+  scaling::cache<int, int> accessed{10, {.expire_after_access = 10s, .clock = clock}};
+  accessed.put(1, 10);  // at 160 s
+  clock.advance(4s);
+  EXPECT_EQ(accessed.get_with_expiry(1)->expires_at, std::optional<std::chrono::nanoseconds>{174s})
+      << "the deadline this read re-armed";
+}
+
+// One hot key behind loading_cache<int, int>: TTL 60 s, each load takes 1 s of the cache's
+// (manual) clock, so delta = 1 s; filled at 0 s, it first expires at 61 s.
+struct hot_key {
+  explicit hot_key(double beta, std::optional<std::chrono::nanoseconds> negative_ttl = {})
+      : cache{16,
+              {.expire_after_write = 60s, .clock = clock},
+              {.negative_ttl = negative_ttl, .early_expiration = {.beta = beta, .seed = 42}}} {
+    EXPECT_EQ(get(), std::optional<int>{1});
+    cache.values().reset_stats();
+  }
+  std::optional<int> get() {
+    return cache.get_or_load(1, [&](const int&) -> std::optional<int> {
+      load_started.push_back(clock.now().time_since_epoch());
+      if (fail) throw std::runtime_error("database down");
+      if (gone) return std::nullopt;
+      clock.advance(1s);
+      return ++version;
+    });
+  }
+  // Readers arriving every 10 ms until the clock reaches `until`; whether each got a value.
+  bool read_until(std::chrono::nanoseconds until) {
+    bool served = true;
+    while (clock.now().time_since_epoch() + 10ms <= until) {
+      clock.advance(10ms);
+      served = get().has_value() && served;
+    }
+    return served;
+  }
+
+  scaling::manual_clock clock;  // before the cache, which keeps a copy
+  scaling::loading_cache<int, int> cache;
+  std::vector<std::chrono::nanoseconds> load_started;  // the clock when each loader call began
+  int version = 0;
+  bool fail = false;
+  bool gone = false;
+};
+
+TEST(LoadingCacheEarlyExpiration, NoEarlyReloadFarFromExpiry) {
+  hot_key hot{1.0};
+  // 4500 readers while 15 s or more remain (15 deltas): P(due) <= e^-15 each.
+  EXPECT_TRUE(hot.read_until(46s));
+  EXPECT_EQ(hot.load_started.size(), 1u);
+  EXPECT_EQ(hot.cache.early_refreshes(), 0u);
+  EXPECT_EQ(hot.cache.values().stats().hits, 4500u);
+}
+
+TEST(LoadingCacheEarlyExpiration, AHotKeyIsReloadedBeforeItExpiresAndNeverMisses) {
+  hot_key hot{1.0};
+  EXPECT_TRUE(hot.read_until(180s));  // a reader every 10 ms for three TTLs
+  EXPECT_EQ(hot.cache.values().stats().misses, 0u) << "no reader ever found it expired";
+  ASSERT_GE(hot.load_started.size(), 3u);
+  EXPECT_EQ(hot.cache.early_refreshes(), hot.load_started.size() - 1);
+  for (std::size_t i = 1; i < hot.load_started.size(); ++i) {
+    const auto previous = hot.load_started[i - 1];
+    // The value loaded from `previous` was stored at previous + 1 s and expires 60 s later.
+    EXPECT_LT(hot.load_started[i], previous + 61s) << "reload " << i << " came before expiry";
+    EXPECT_GT(hot.load_started[i], previous + 45s) << "reload " << i << " came near expiry";
+  }
+  EXPECT_LE(hot.load_started.size(), 4u) << "one reload per TTL, not one per reader";
+}
+
+TEST(LoadingCacheEarlyExpiration, WithoutItTheSameReadersMissAtExpiry) {
+  hot_key hot{0.0};  // off: the default
+  EXPECT_TRUE(hot.read_until(180s));
+  EXPECT_GE(hot.cache.values().stats().misses, 1u);
+  ASSERT_GE(hot.load_started.size(), 2u);
+  EXPECT_GE(hot.load_started[1], 61s) << "reloaded only once it had expired";
+  EXPECT_EQ(hot.cache.early_refreshes(), 0u);
+}
+
+TEST(LoadingCacheEarlyExpiration, AFailedEarlyReloadKeepsServingTheCachedValue) {
+  hot_key hot{1.0};
+  hot.fail = true;
+  hot.clock.set(scaling::manual_clock::time_point{50s});
+  while (hot.cache.early_refresh_failures() == 0 && hot.clock.now().time_since_epoch() < 60s) {
+    hot.clock.advance(10ms);
+    EXPECT_EQ(hot.get(), std::optional<int>{1}) << "the cached value, not the exception";
+  }
+  EXPECT_EQ(hot.cache.early_refresh_failures(), 1u);
+  EXPECT_LT(hot.clock.now().time_since_epoch(), 60s) << "an early reload was tried";
+  EXPECT_EQ(hot.cache.early_refreshes(), 0u);
+  // Each later due reader retries (one at a time), and still gets the cached value.
+  EXPECT_TRUE(hot.read_until(61s - 10ms));
+  EXPECT_EQ(hot.version, 1);
+  EXPECT_EQ(hot.cache.early_refresh_failures(), hot.load_started.size() - 1);
+  hot.clock.set(scaling::manual_clock::time_point{61s});
+  EXPECT_THROW((void)hot.get(), std::runtime_error) << "expired: a miss, whose failure reaches "
+                                                       "the caller";
+  hot.fail = false;
+  EXPECT_EQ(hot.get(), std::optional<int>{2});
+}
+
+TEST(LoadingCacheEarlyExpiration, WithNegativeCachingAFailurePausesEarlyReloads) {
+  hot_key hot{1.0, 30s};
+  hot.fail = true;
+  hot.clock.set(scaling::manual_clock::time_point{50s});
+  EXPECT_TRUE(hot.read_until(61s - 10ms));
+  EXPECT_EQ(hot.load_started.size(), 2u) << "one failed early reload, then none for 30 s";
+  EXPECT_EQ(hot.cache.early_refresh_failures(), 1u);
+  hot.clock.set(scaling::manual_clock::time_point{61s});
+  EXPECT_THROW((void)hot.get(), std::runtime_error) << "the remembered failure";
+  EXPECT_EQ(hot.load_started.size(), 2u);
+  EXPECT_EQ(hot.cache.negative_hits(), 1u);
+}
+
+TEST(LoadingCacheEarlyExpiration, AKeyGoneAtTheSourceIsDroppedByAnEarlyReload) {
+  hot_key hot{1.0};
+  hot.gone = true;
+  hot.clock.set(scaling::manual_clock::time_point{50s});
+  std::optional<int> seen = 1;
+  while (seen && hot.clock.now().time_since_epoch() < 61s - 10ms) {
+    hot.clock.advance(10ms);
+    seen = hot.get();
+  }
+  EXPECT_FALSE(seen) << "the reload's answer, before the entry expired";
+  EXPECT_LT(hot.clock.now().time_since_epoch(), 61s - 10ms);
+  EXPECT_FALSE(hot.cache.values().contains(1));
+}
+
+TEST(LoadingCacheEarlyExpiration, RejectsABadBeta) {
+  using lc = scaling::loading_cache<int, int>;
+  try {
+    lc c{10, {}, {.early_expiration = {.beta = -0.5}}};
+    ADD_FAILURE() << "beta < 0 was accepted";
+  } catch (const scaling::invalid_argument& e) {
+    EXPECT_EQ(e.parameter(), "early_expiration.beta");
+    const std::string what = e.what();
+    EXPECT_NE(what.find("beta"), std::string::npos) << what;
+    EXPECT_NE(what.find("-0.5"), std::string::npos) << what;
+  }
+  EXPECT_THROW((lc{10, {}, {.early_expiration = {.beta = std::nan("")}}}),
+               scaling::invalid_argument);
+  EXPECT_THROW(
+      (lc{10, {}, {.early_expiration = {.beta = std::numeric_limits<double>::infinity()}}}),
+      scaling::invalid_argument);
+  EXPECT_NO_THROW((lc{10, {}, {.early_expiration = {.beta = 0}}}));
+  EXPECT_NO_THROW((lc{10, {}, {.early_expiration = {.beta = 2.5}}}));
+}
+
+TEST(LoadingCacheEarlyExpiration, ThreadsNearExpiryShareOneReload) {
+  constexpr int readers = 4;
+  constexpr int reads = 2000;
+  scaling::manual_clock clock;
+  scaling::loading_cache<int, int, scaling::lru, scaling::sharded<4>> c{
+      64,
+      {.expire_after_write = 60s, .clock = clock},
+      {.early_expiration = {.beta = 1, .seed = 9}}};
+  std::atomic<int> calls{0};
+  auto loader = [&](const int&) -> std::optional<int> {
+    const int n = calls.fetch_add(1) + 1;
+    clock.advance(1s);
+    return n;
+  };
+  ASSERT_EQ(c.get_or_load(1, loader), std::optional<int>{1});  // expires at 61 s
+  clock.set(scaling::manual_clock::time_point{58s});
+  std::atomic<int> unserved{0};
+  std::latch start{readers};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < readers; ++t) {
+    threads.emplace_back([&] {
+      start.arrive_and_wait();
+      for (int i = 0; i < reads; ++i) {
+        clock.advance(1ms);  // together: 8 s, through the expiry at 61 s
+        if (!c.get_or_load(1, loader)) unserved.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  EXPECT_EQ(unserved.load(), 0);
+  EXPECT_EQ(calls.load(), 2) << "the first load and one reload for every reader";
+  EXPECT_GT(clock.now().time_since_epoch(), 61s);
+  EXPECT_EQ(c.get_or_load(1, loader), std::optional<int>{2});
 }
 
 TEST(CacheAside, MissLoadsAndCaches) {
@@ -362,6 +567,11 @@ TEST(XFetch, RefreshesEarlierAsExpiryNears) {
   EXPECT_TRUE(scaling::xfetch_due(tp{94s + 1ms}, expiry, 1s, 2.0, u)) << "beta 2: twice as early";
   EXPECT_THROW((void)scaling::xfetch_due(tp{}, expiry, 1s, -1.0, 0.5), scaling::invalid_argument);
   EXPECT_THROW((void)scaling::xfetch_due(tp{}, expiry, 1s, 1.0, 0.0), scaling::invalid_argument);
+  // From the time left: the same decisions, in mixed units.
+  EXPECT_TRUE(scaling::xfetch_due(2999ms, 1s, 1.0, u));
+  EXPECT_FALSE(scaling::xfetch_due(4s, 1s, 1.0, u));
+  EXPECT_TRUE(scaling::xfetch_due(0s, 1s, 0.0, 1.0)) << "expired: due whatever the coin";
+  EXPECT_THROW((void)scaling::xfetch_due(1s, 1s, -0.1, 0.5), scaling::invalid_argument);
   // Over many readers, the chance of refreshing grows as expiry nears.
   scaling::xfetch early{42};
   int far = 0;

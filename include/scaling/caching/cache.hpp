@@ -5,7 +5,8 @@
 // `lfu`, `fifo`, `clock`, `sieve`, `s3fifo`, `w_tinylfu`), expires entries (after write,
 // after access, or per-entry TTL) on a clock you choose, reports removals to a listener with
 // their cause, and keeps statistics. Reads return copies (`get`) or run a callback under the
-// lock (`visit`), so no reference into the cache ever escapes a lock.
+// lock (`visit`), so no reference into the cache ever escapes a lock; `get_with_expiry` also
+// returns the entry's deadline.
 // When to pick it: in front of anything slower than memory (a database, a service, a
 // computation) when stale-for-a-TTL data is acceptable. Pick the policy from the workload
 // (docs/patterns/application-caching.md); add the loaders (loading_cache.hpp, cache_aside.hpp,
@@ -25,8 +26,11 @@
 // Complexity: O(1) amortised per operation (one hash lookup, O(1) policy work; expired
 // entries are found on read, by eviction, and by a sweep of two slots per write).
 // Exceptions: bad configuration and bad weights throw scaling::invalid_argument; if copying a
-// key or value throws in `put`, the cache is unchanged (strong guarantee), apart from entries
-// already evicted to make room.
+// key or value throws in `put`, the cache is unchanged (strong guarantee: contents, policy
+// order, statistics), apart from expired entries the write swept first. If the copy out of
+// `get` (or `visit`'s callback) throws, the entry stays and the read counts as the hit it was.
+// A removal always completes; if its notification cannot be queued (out of memory, or a key or
+// value without a move constructor whose copy throws), the listener is not told of it.
 #pragma once
 
 #include <algorithm>
@@ -123,6 +127,15 @@ struct cache_options {
   std::function<void(const Key&, const Value&, removal_cause)> listener{};
 };
 
+// A copy of a cached value and the time its entry expires (cache::get_with_expiry).
+template <class Value>
+struct expiring_value {
+  Value value;
+  // The entry's deadline, in nanoseconds since the epoch of the cache's clock (the scale of
+  // cache_clock::now()); nullopt when it never expires.
+  std::optional<std::chrono::nanoseconds> expires_at;
+};
+
 namespace detail {
 
 // The index's hash. Integer keys use the identity (std::hash) and let the table mix it (Boost's
@@ -178,8 +191,9 @@ class cache_segment {
   }
 
   // Reads the entry: a pointer to its value on a hit (valid until the next call on this
-  // segment), nullptr on a miss. Counts the hit or miss and tells the policy.
-  [[nodiscard]] const Value* read(const Key& key) {
+  // segment), nullptr on a miss. Counts the hit or miss and tells the policy. On a hit, when
+  // expires_at is given, stores the entry's deadline there (never_expires: none).
+  [[nodiscard]] const Value* read(const Key& key, std::int64_t* expires_at = nullptr) {
     const auto it = index_.find(key);
     if (it == index_.end()) {
       ++stats_.misses;
@@ -200,6 +214,7 @@ class cache_segment {
     }
     ++stats_.hits;
     policy_.on_hit(n.slot, hash_for_policy(key));
+    if (expires_at != nullptr) *expires_at = n.expires_at;
     return &n.value;
   }
 
@@ -213,14 +228,14 @@ class cache_segment {
   template <class K, class V>
   void write(K&& key, V&& value, std::int64_t ttl_ns) {
     const std::uint32_t w = weigh(key, value);
-    ++stats_.puts;
     sweep();
     const auto it = index_.find(key);
     if (it != index_.end()) {
       replace(it, std::forward<V>(value), w, ttl_ns);
-      return;
+    } else {
+      insert(std::forward<K>(key), std::forward<V>(value), w, ttl_ns);
     }
-    insert(std::forward<K>(key), std::forward<V>(value), w, ttl_ns);
+    ++stats_.puts;  // only once the copies succeeded: a put that throws changes nothing
   }
 
   bool erase(const Key& key) {
@@ -239,7 +254,8 @@ class cache_segment {
         try {
           pending_.push_back({key, std::move(n.value), removal_cause::erased});
         } catch (...) {
-          // Out of memory while queueing a notification: the removal itself must complete.
+          // Queueing the notification failed (out of memory, or a throwing copy of an entry
+          // without a move constructor): the removal itself must complete.
         }
       }
     }
@@ -412,7 +428,8 @@ class cache_segment {
       try {
         pending_.push_back({std::move(*keys_[s]), std::move(n.value), cause});
       } catch (...) {
-        // Out of memory while queueing a notification: the removal itself must complete.
+        // Queueing the notification failed (out of memory, or a throwing copy of an entry
+        // without a move constructor): the removal itself must complete.
       }
     }
     index_.erase(it);
@@ -525,6 +542,26 @@ class cache {
       // A hit removes nothing, so it returns at once, copying under the lock into the
       // returned object itself (no intermediate optional to copy again).
       if (const Value* v = h.segment.read(key)) return std::optional<Value>(*v);
+      take_pending(h, removed);
+    }
+    notify(removed);
+    return std::nullopt;
+  }
+
+  // As get, with the entry's deadline (expire_after_access: the one this read re-armed),
+  // read in the same lookup under the same lock: for callers that act before expiry
+  // (loading_cache's early expiration). Counts a hit or a miss.
+  [[nodiscard]] std::optional<expiring_value<Value>> get_with_expiry(const Key& key) {
+    holder& h = segment_for(key);
+    std::vector<detail::removal<Key, Value>> removed;
+    {
+      std::scoped_lock lock(h.mutex);
+      std::int64_t expires_at = detail::never_expires;
+      if (const Value* v = h.segment.read(key, &expires_at)) {
+        std::optional<std::chrono::nanoseconds> deadline;
+        if (expires_at != detail::never_expires) deadline.emplace(expires_at);
+        return expiring_value<Value>{*v, deadline};
+      }
       take_pending(h, removed);
     }
     notify(removed);

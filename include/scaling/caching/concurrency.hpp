@@ -7,8 +7,8 @@
 // (N threads rarely meet, but eviction order is per segment, so the hit ratio can differ
 // slightly from one segment of the full size).
 // When to pick: `single_threaded` per thread or behind an actor; `mutex_locked` for light
-// sharing or where exact global order matters; `sharded<N>` (N a power of two, about 4x the
-// threads that hit the cache) for contended caches.
+// sharing or where exact global order matters; `sharded<N>` (N a power of two >= 1, about 4x
+// the threads that hit the cache) for contended caches.
 //
 //   scaling::cache<int, int, scaling::lru, scaling::sharded<16>> shared_cache{100'000};
 //
@@ -41,10 +41,14 @@ struct mutex_locked {
   using mutex_type = std::mutex;
 };
 
-// N segments, each with its own mutex. N must be a power of two (segments are picked from the
-// top bits of a mixed hash) and at least 1.
+// N segments, each with its own mutex. N must be a power of two >= 1 (1, 2, 4, 8, ...):
+// segments are picked from the top bits of a mixed hash. sharded<0>, sharded<3> and the like
+// fail to compile with a static_assert naming N and that rule (where the cache is declared).
 template <std::size_t N>
-requires(N >= 1 && std::has_single_bit(N)) struct sharded {
+struct sharded {
+  static_assert(N >= 1 && std::has_single_bit(N),
+                "scaling::sharded<N>: N, the number of segments, must be a power of two >= 1 "
+                "(1, 2, 4, 8, ...)");
   static constexpr std::size_t segments = N;
   using mutex_type = std::mutex;
 };

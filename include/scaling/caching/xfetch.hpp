@@ -3,11 +3,15 @@
 // What it is: `scaling::xfetch_due(now, expiry, delta, beta, u)` decides whether a reader
 // should recompute a value before it expires: true when `now - delta * beta * ln(u) >= expiry`,
 // with delta the time a recomputation takes, beta >= 0 (1 is optimal for most loads, > 1
-// refreshes earlier) and u uniform in (0, 1]. Each reader flips its own coin, so as expiry
-// nears one of them (probably just one) refreshes early and the value never expires under a
-// crowd: no stampede, no locks, no coordination. `scaling::xfetch` carries a seeded generator.
+// refreshes earlier) and u uniform in (0, 1]; `xfetch_due(expiry - now, delta, beta, u)` takes
+// the time left instead. Each reader flips its own coin, so as expiry nears one of them
+// (probably just one) refreshes early and the value never expires under a crowd: no stampede,
+// no locks, no coordination. `scaling::xfetch` carries a seeded generator.
 // When to pick it: hot keys with expensive recomputation behind caches you can't lock across
-// processes (memcached, Redis); single-flight needs shared state, XFetch doesn't.
+// processes (memcached, Redis); single-flight needs shared state, XFetch doesn't. In process,
+// `loading_cache` applies it for you (`.early_expiration = {.beta = 1}`): a hit flips the coin
+// with delta = the last measured load of that key, and a due refresh still runs once per key
+// through its single-flight (loading_cache.hpp).
 // Reference: Vattani, Chierichetti, Lowenstein, "Optimal Probabilistic Cache Stampede
 // Prevention", VLDB 2015.
 //
@@ -22,24 +26,35 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <type_traits>
 
 #include <scaling/core/error.hpp>
 
 namespace scaling {
 
-// Whether to recompute now. Throws scaling::invalid_argument for beta < 0 or u outside (0, 1].
-template <class TimePoint, class Duration>
-[[nodiscard]] bool xfetch_due(TimePoint now, TimePoint expiry, Duration delta, double beta,
-                              double u) {
+// Whether to recompute now, from the time left before expiry (expiry - now, <= 0 once
+// expired): true when delta * beta * -ln(u) >= remaining.
+// Throws scaling::invalid_argument for beta < 0 or u outside (0, 1].
+template <class Rep1, class Period1, class Rep2, class Period2>
+[[nodiscard]] bool xfetch_due(std::chrono::duration<Rep1, Period1> remaining,
+                              std::chrono::duration<Rep2, Period2> delta, double beta, double u) {
   if (!(beta >= 0)) detail::throw_invalid_argument("scaling::xfetch", "beta", "must be >= 0", beta);
   if (!(u > 0 && u <= 1)) {
     detail::throw_invalid_argument("scaling::xfetch", "u", "must be in (0, 1]", u);
   }
+  using common = std::common_type_t<decltype(remaining), decltype(delta)>;
   // -ln(u) >= 0: the gap is how far ahead of expiry this reader acts.
-  const auto step = std::chrono::duration_cast<typename TimePoint::duration>(delta);
-  const double gap = static_cast<double>(step.count()) * beta * -std::log(u);
-  const double ahead = static_cast<double>((expiry - now).count());
+  const double gap = static_cast<double>(common(delta).count()) * beta * -std::log(u);
+  const double ahead = static_cast<double>(common(remaining).count());
   return gap >= ahead;
+}
+
+// Whether to recompute now. Throws scaling::invalid_argument for beta < 0 or u outside (0, 1].
+template <class TimePoint, class Duration>
+[[nodiscard]] bool xfetch_due(TimePoint now, TimePoint expiry, Duration delta, double beta,
+                              double u) {
+  return xfetch_due(expiry - now, std::chrono::duration_cast<typename TimePoint::duration>(delta),
+                    beta, u);
 }
 
 class xfetch {

@@ -1,5 +1,6 @@
-// sharded<N> needs N to be a power of two (segments are chosen from hash bits); sharded<3> is
-// rejected where the cache is declared, naming the concept.
+// A concurrency tag must satisfy scaling::concurrency_policy: a hand-written tag with 3 segments
+// (not a power of two) is rejected where the cache is declared, naming the concept. sharded<3>
+// itself is rejected by its own static_assert (sharded_three_segments.cpp).
 #include <scaling/caching/cache.hpp>
 
 #ifdef SCALING_COMPILE_FAIL_CONTROL
