@@ -1,4 +1,5 @@
 // The conformance suite every eviction x concurrency combination of scaling::cache passes.
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <random>
@@ -7,11 +8,13 @@
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include <scaling/caching/cache.hpp>
+#include <scaling/core/clock.hpp>
 
 #include "test_support.hpp"
 
@@ -315,6 +318,47 @@ TYPED_TEST(CacheConformance, ListenerSeesEveryRemovalWithItsCause) {
   c.clear();
   EXPECT_EQ(c.size(), 0u);
   EXPECT_EQ(removed.size(), before + resident);
+}
+
+// Expiry is the same contract under every policy and lock: an expired entry is never
+// returned, is counted as an expiration (not an eviction), and reaches the listener as expired.
+TYPED_TEST(CacheConformance, ExpiredEntriesAreNeverReturnedAndReportedAsExpired) {
+  using namespace std::chrono_literals;
+  scaling::manual_clock clock;
+  std::vector<std::pair<int, scaling::removal_cause>> removed;
+  std::mutex m;
+  typename TestFixture::template cache_of<int, int> c{
+      64,
+      {.expire_after_write = 10s,
+       .clock = clock,
+       .listener = [&](const int& k, const int&, scaling::removal_cause cause) {
+         std::scoped_lock lock(m);
+         removed.emplace_back(k, cause);
+       }}};
+  for (int k = 0; k < 8; ++k)
+    c.put(k, k);
+  c.put(100, 100, 30s);  // its own, longer TTL
+  clock.advance(9s);
+  for (int k = 0; k < 8; ++k)
+    EXPECT_EQ(c.get(k).value_or(-1), k);
+  clock.advance(1s);
+  for (int k = 0; k < 8; ++k) {
+    EXPECT_FALSE(c.get(k)) << k;
+    EXPECT_FALSE(c.contains(k)) << k;
+    EXPECT_FALSE(c.visit(k, [](const int&) {})) << k;
+  }
+  EXPECT_EQ(c.get(100).value_or(-1), 100) << "a per-entry TTL outlives the default";
+  const auto stats = c.stats();
+  EXPECT_EQ(stats.expirations, 8u);
+  EXPECT_EQ(stats.evictions, 0u);
+  EXPECT_EQ(stats.hits, 9u);
+  EXPECT_EQ(c.size(), 1u);
+  std::scoped_lock lock(m);
+  ASSERT_EQ(removed.size(), 8u);
+  for (const auto& [key, cause] : removed) {
+    EXPECT_LT(key, 8);
+    EXPECT_EQ(cause, scaling::removal_cause::expired);
+  }
 }
 
 TYPED_TEST(CacheConformance, DestroysWhatItDrops) {
