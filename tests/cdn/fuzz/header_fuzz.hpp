@@ -33,6 +33,16 @@ inline void parse_headers_once(const std::uint8_t* data, std::size_t size) {
   const auto directives = scaling::parse_cache_control(input);
   if (directives.max_age) check(*directives.max_age >= seconds{0});
   if (directives.max_age) check(*directives.max_age <= scaling::max_delta_seconds);
+  if (directives.min_fresh) {
+    check(*directives.min_fresh >= seconds{0} &&
+          *directives.min_fresh <= scaling::max_delta_seconds);
+  }
+  // max-stale without a value means any staleness: seconds::max(); with one, a delta-seconds.
+  if (directives.max_stale) {
+    check(*directives.max_stale == seconds::max() ||
+          (*directives.max_stale >= seconds{0} &&
+           *directives.max_stale <= scaling::max_delta_seconds));
+  }
   (void)scaling::parse_targeted_cache_control(input);
   (void)scaling::parse_vary(input);
   (void)scaling::parse_surrogate_keys(input);
