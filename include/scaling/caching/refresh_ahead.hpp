@@ -84,7 +84,7 @@ class refresh_ahead_cache {
                })
           .value;
     }
-    if (now() - hit->loaded_at >= options_.refresh_after) schedule(key);
+    if (now() - hit->loaded_at >= options_.refresh_after) schedule(key, hit->loaded_at);
     return std::move(hit->value);
   }
 
@@ -118,11 +118,13 @@ class refresh_ahead_cache {
 
   [[nodiscard]] std::chrono::nanoseconds now() const { return options_.clock.now(); }
 
-  void schedule(const Key& key) {
+  // Queues a refresh of the version loaded at `seen`. A reader that saw the old version just
+  // before its refresh finished asks again; the worker skips a version already replaced.
+  void schedule(const Key& key, std::chrono::nanoseconds seen) {
     {
       std::scoped_lock lock(mutex_);
       if (!queued_.insert(key).second) return;  // one refresh per key at a time
-      queue_.push_back(key);
+      queue_.push_back({key, seen});
     }
     changed_.notify_all();
   }
@@ -132,13 +134,20 @@ class refresh_ahead_cache {
     for (;;) {
       changed_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
-      Key key = std::move(queue_.front());
+      Key key = std::move(queue_.front().first);
+      const std::chrono::nanoseconds seen = queue_.front().second;
       queue_.pop_front();
       running_ = true;
       lock.unlock();
+      // Refresh only the version the reader saw: one already replaced (a refresh that
+      // finished after the read) or gone (expired, evicted; the next read loads) is skipped.
+      bool current = false;
+      values_.visit(key, [&](const stamped& s) { current = s.loaded_at == seen; });
       try {
-        values_.put(key, stamped{loader_(key), now()});
-        refreshes_.add();
+        if (current) {
+          values_.put(key, stamped{loader_(key), now()});
+          refreshes_.add();
+        }
       } catch (...) {
         failures_.add();  // keep serving the old value until it expires
       }
@@ -156,7 +165,7 @@ class refresh_ahead_cache {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::condition_variable idle_;
-  std::deque<Key> queue_;
+  std::deque<std::pair<Key, std::chrono::nanoseconds>> queue_;  // a key and the version seen
   std::unordered_set<Key> queued_;
   bool running_ = false;
   bool stopping_ = false;
