@@ -3,6 +3,7 @@
 
 #include <scaling/core/clock.hpp>
 #include <scaling/core/config.hpp>
+#include <scaling/core/deadline.hpp>
 #include <scaling/core/error.hpp>
 #include <scaling/core/hash.hpp>
 #include <scaling/core/stats.hpp>
