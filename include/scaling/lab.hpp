@@ -4,6 +4,8 @@
 
 #include <scaling/lab/arrivals.hpp>
 #include <scaling/lab/histogram.hpp>
+#include <scaling/lab/network.hpp>
 #include <scaling/lab/random.hpp>
 #include <scaling/lab/simulation.hpp>
 #include <scaling/lab/station.hpp>
+#include <scaling/lab/workload.hpp>
