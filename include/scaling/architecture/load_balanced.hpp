@@ -67,7 +67,7 @@ class load_balanced {
       return;
     }
     const std::size_t server = ticket->index();
-    serving_->serve(server, [ticket, work = std::move(work)](lab::outcome o) mutable {
+    serving_->serve(server, work::read, [ticket, work = std::move(work)](lab::outcome o) mutable {
       work(o, [ticket](bool ok) {
         ticket->complete(ok ? read_outcome::success : read_outcome::failure);
       });

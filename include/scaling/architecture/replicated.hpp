@@ -81,7 +81,8 @@ class store_reads {
     }
     const std::uint8_t tier = r.from_primary ? primary_tier : replica_tier;
     serving_->serve(
-        r.node, [value = std::move(r.value), tier, done = std::move(done)](lab::outcome o) mutable {
+        r.node, work::read,
+        [value = std::move(r.value), tier, done = std::move(done)](lab::outcome o) mutable {
           if (o != lab::outcome::served) {
             done(reply<Value>{reply_status::failed, std::nullopt, tier});
           } else if (value) {
@@ -110,16 +111,17 @@ class primary_writes {
 
   // The write queues at the primary's server and commits when its service ends.
   void async_write(const Key& key, Value value, write_handler done) {
-    serving_->serve(store_->primary(), [this, key, value = std::move(value),
-                                        done = std::move(done)](lab::outcome o) mutable {
-      if (o != lab::outcome::served) {
-        done(write_ack{reply_status::failed, 0});
-        return;
-      }
-      const auto w = store_->put(key, std::move(value));
-      done(write_ack{w.accepted ? reply_status::ok : reply_status::failed,
-                     w.accepted ? w.token.position : 0});
-    });
+    serving_->serve(
+        store_->primary(), work::write,
+        [this, key, value = std::move(value), done = std::move(done)](lab::outcome o) mutable {
+          if (o != lab::outcome::served) {
+            done(write_ack{reply_status::failed, 0});
+            return;
+          }
+          const auto w = store_->put(key, std::move(value));
+          done(write_ack{w.accepted ? reply_status::ok : reply_status::failed,
+                         w.accepted ? w.token.position : 0});
+        });
   }
 
   [[nodiscard]] Store& store() noexcept { return *store_; }

@@ -96,11 +96,15 @@ concept async_write_target = requires(S& s, const Key& key, Value value, write_h
   s.async_write(key, std::move(value), std::move(done));
 };
 
-// The time a request spends at server `i`: serve(i, k) calls k exactly once, with
+// The kind of work a request brings to a server (a write usually costs more than a read).
+enum class work : std::uint8_t { read, write };
+
+// The time a request spends at server `i`: serve(i, kind, k) calls k exactly once, with
 // lab::outcome::served when the work was done, or refused / lost when the server could not.
 template <class S>
-concept serving = requires(S& s, std::size_t server, std::function<void(lab::outcome)> k) {
-  s.serve(server, std::move(k));
+concept serving = requires(S& s, std::size_t server, work kind,
+                           std::function<void(lab::outcome)> k) {
+  s.serve(server, kind, std::move(k));
   { s.servers() } -> std::convertible_to<std::size_t>;
 };
 

@@ -21,9 +21,11 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 
+#include "scaling/architecture/roles.hpp"
 #include "scaling/core/error.hpp"
 #include "scaling/lab/random.hpp"
 #include "scaling/lab/simulation.hpp"
@@ -36,7 +38,7 @@ class inline_serving {
  public:
   explicit inline_serving(std::size_t servers = 1) : servers_(servers) {}
   template <class K>
-  void serve(std::size_t /*server*/, K&& k) {
+  void serve(std::size_t /*server*/, work /*kind*/, K&& k) {
     std::forward<K>(k)(lab::outcome::served);
   }
   [[nodiscard]] std::size_t servers() const noexcept { return servers_; }
@@ -45,23 +47,34 @@ class inline_serving {
   std::size_t servers_;
 };
 
-// One lab station per server of a tier, each with `threads` parallel workers.
+// One lab station per server of a tier, each with `threads` parallel workers. Reads take the
+// stations' service law; writes take `write_service` when given (a write that costs more).
 class station_serving {
  public:
   // Throws: scaling::invalid_argument if servers == 0 or threads == 0.
   station_serving(lab::simulation& sim, const std::string& tier, std::size_t servers,
-                  lab::distribution service, std::size_t threads = 1) {
+                  lab::distribution service, std::size_t threads = 1,
+                  std::optional<lab::distribution> write_service = std::nullopt)
+      : sim_(&sim), write_service_(std::move(write_service)) {
     if (servers == 0)
       scaling::detail::throw_invalid_argument("scaling::architecture::station_serving", "servers",
                                               "must be >= 1", servers);
+    if (threads == 0)
+      scaling::detail::throw_invalid_argument("scaling::architecture::station_serving", "threads",
+                                              "must be >= 1", threads);
     for (std::size_t i = 0; i < servers; ++i)
       stations_.emplace_back(
           sim, lab::station_options{
                    .name = tier + "-" + std::to_string(i), .servers = threads, .service = service});
   }
 
-  void serve(std::size_t server, std::function<void(lab::outcome)> k) {
-    at(server).submit([k = std::move(k)](const lab::job_times& t) { k(t.result); });
+  void serve(std::size_t server, work kind, std::function<void(lab::outcome)> k) {
+    lab::station& st = at(server);
+    auto done = [k = std::move(k)](const lab::job_times& t) { k(t.result); };
+    if (kind == work::write && write_service_)
+      st.submit(write_service_->sample(sim_->rng()), std::move(done));
+    else
+      st.submit(std::move(done));
   }
   [[nodiscard]] std::size_t servers() const noexcept { return stations_.size(); }
 
@@ -78,6 +91,8 @@ class station_serving {
   }
 
  private:
+  lab::simulation* sim_;
+  std::optional<lab::distribution> write_service_;
   std::deque<lab::station> stations_;  // deque: stations are not movable, and stay put
 };
 
