@@ -7,6 +7,7 @@
 
 #include <scaling/architecture/web_system.hpp>
 #include <scaling/caching/cache.hpp>
+#include <scaling/lab/arrivals.hpp>
 
 namespace {
 
@@ -75,6 +76,38 @@ TEST(WebSystem, ReadsAfterAnAcknowledgedWriteNeverSeeAnOlderVersion) {
     EXPECT_EQ(in_cache, system.store().peek(system.store().primary(), key)) << "key " << key;
   }
   EXPECT_GT(cached, 100U);
+}
+
+}  // namespace
+
+namespace {
+
+// Stage 1's "primary DB with backups": a disk lost mid-run takes the unarchived writes with
+// it (at most archive_timeout of them), and the database is down for the restore.
+TEST(WebSystem, LosingThePrimaryCostsAtMostTheArchiveTimeout) {
+  scaling::lab::simulation sim{24};
+  auto options = small_stage(scaling::architecture::stage_1_options());
+  options.backups->archive_timeout = 30s;
+  web_system<> system{sim, options};
+  scaling::lab::poisson_arrivals load{
+      sim, 500.0, [&] {
+        const auto op = sim.rng().uniform01() < 0.8 ? scaling::architecture::operation::read
+                                                    : scaling::architecture::operation::write;
+        system.request(op, sim.rng().below(1000), [](bool) {});
+      }};
+  load.start();
+  sim.run_for(95s);
+  const auto loss = system.lose_primary();
+  EXPECT_GT(loss.loss.writes_lost, 0U);
+  EXPECT_LE(loss.loss.recovery_point, 30s);
+  EXPECT_GT(loss.loss.recovery_point, 0s);
+  EXPECT_GT(loss.recovery_time, 0s);
+  EXPECT_EQ(loss.restored_position, loss.loss.last_archived);
+  EXPECT_TRUE(system.database().at(0).down());
+  sim.run_for(loss.recovery_time + 1ms);
+  EXPECT_FALSE(system.database().at(0).down());
+  load.stop();
+  sim.run();
 }
 
 }  // namespace

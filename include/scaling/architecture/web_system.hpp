@@ -33,6 +33,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -45,6 +46,7 @@
 #include "scaling/caching/cache.hpp"
 #include "scaling/lab/random.hpp"
 #include "scaling/lab/simulation.hpp"
+#include "scaling/replication/backup.hpp"
 #include "scaling/replication/replica_selector.hpp"
 #include "scaling/replication/replicated_store.hpp"
 
@@ -81,12 +83,24 @@ struct web_system_options {
   std::size_t db_threads = 8;  // per database member
   lab::distribution db_read = lab::distribution::exponential(std::chrono::milliseconds{1});
   lab::distribution db_write = lab::distribution::exponential(std::chrono::milliseconds{4});
+
+  // Backups of the primary (base backups + archived log); none when empty.
+  std::optional<backup_options> backups;
+};
+
+// What losing the primary cost: the archive's report, and the restore that follows.
+struct primary_loss {
+  primary_loss_report loss;
+  std::chrono::nanoseconds recovery_time{0};  // the restore's duration: the database is down
+  log_position restored_position = 0;
 };
 
 // Stage 1: one app server, the CDN in front, a primary that serves everything.
 inline web_system_options stage_1_options() {
   web_system_options o;
   o.cdn_cacheable_percent = 20;
+  o.backups = backup_options{.base_backup_interval = std::chrono::hours{24},
+                             .archive_timeout = std::chrono::seconds{60}};
   return o;
 }
 // Stage 2: four app servers behind a balancer, two read replicas, an app cache of 100,000.
@@ -124,7 +138,12 @@ class web_system {
         reads_(store_, db_serving_, read_options_of(options_)),
         writes_(store_, db_serving_),
         app_cache_(options_.cache_capacity == 0 ? 1 : options_.cache_capacity),
-        path_(app_cache_, reads_) {}
+        path_(app_cache_, reads_) {
+    if (options_.backups) {
+      backups_.emplace(*options_.backups, sim.clock());
+      backups_->tick();  // the first base backup, of the empty database
+    }
+  }
 
   web_system(const web_system&) = delete;
   web_system& operator=(const web_system&) = delete;
@@ -152,6 +171,33 @@ class web_system {
       for (std::size_t i = 0; i < serving->servers(); ++i)
         out.push_back(&serving->at(i));
     return out;
+  }
+
+  // The primary's disk is lost now: the writes not yet archived are gone, and the database is
+  // down (its stations fail, losing the requests they held) for the restore's duration. The
+  // in-process store keeps its contents: the report counts what a real restore would lose
+  // (the archive itself is rolled back to what it holds).
+  // Throws: std::logic_error if the system was built without backups.
+  primary_loss lose_primary() {
+    if (!backups_)
+      throw std::logic_error("scaling::architecture::web_system: no backups configured");
+    backups_->tick();  // the archive timer fires for a segment that is due
+    primary_loss result;
+    result.loss = backups_->lose_primary();
+    const auto restored = backups_->restore(sim_->now());
+    result.recovery_time = restored.duration;
+    result.restored_position = restored.position;
+    for (std::size_t i = 0; i < db_serving_.servers(); ++i)
+      db_serving_.at(i).fail();
+    sim_->after(result.recovery_time, [this] {
+      for (std::size_t i = 0; i < db_serving_.servers(); ++i)
+        db_serving_.at(i).recover();
+    });
+    return result;
+  }
+  [[nodiscard]] const std::optional<backup_archive<key_type, value_type, manual_clock>>& backups()
+      const noexcept {
+    return backups_;
   }
 
   [[nodiscard]] read_through_stats app_cache_stats() const noexcept { return path_.stats(); }
@@ -188,17 +234,22 @@ class web_system {
         return done(false);
       }
       if (op == operation::write) {
-        writes_.async_write(
-            key, ++version_,
-            [this, key, finish = std::move(finish), done = std::move(done)](write_ack ack) mutable {
-              const bool ok = ack.status == reply_status::ok;
-              if (ok) {
-                path_.invalidate(key, ack.position);
-                edge_cache_.erase(key);  // a purge by URL at the edge
-              }
-              finish(ok);
-              done(ok);
-            });
+        const value_type value = ++version_;
+        writes_.async_write(key, value,
+                            [this, key, value, finish = std::move(finish),
+                             done = std::move(done)](write_ack ack) mutable {
+                              const bool ok = ack.status == reply_status::ok;
+                              if (ok) {
+                                if (backups_) {
+                                  backups_->record(ack.position, key, value);
+                                  backups_->tick();
+                                }
+                                path_.invalidate(key, ack.position);
+                                edge_cache_.erase(key);  // a purge by URL at the edge
+                              }
+                              finish(ok);
+                              done(ok);
+                            });
         return;
       }
       path_.async_get(key, [this, key, fill_edge, finish = std::move(finish),
@@ -224,6 +275,7 @@ class web_system {
   primary_writes<key_type, value_type, store_type, station_serving> writes_;
   Cache app_cache_;
   read_through<key_type, value_type, Cache, decltype(reads_)> path_;
+  std::optional<backup_archive<key_type, value_type, manual_clock>> backups_;
   value_type version_ = 0;
   std::uint64_t edge_hits_ = 0;
   std::uint64_t edge_misses_ = 0;
