@@ -137,3 +137,28 @@ TEST(BackupArchive, BadInputIsNamed) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(BackupArchive, RetentionDropsOldBackupsAndTheirLog) {
+  scaling::manual_clock clock;
+  archive backups{{.base_backup_interval = 10s, .archive_timeout = 1s, .retained_base_backups = 2},
+                  clock};
+  int position = 0;
+  for (int round = 0; round < 5; ++round) {
+    backups.tick();  // a base backup at t = 0, 10, 20, 30, 40 s
+    for (int i = 0; i < 3; ++i) {
+      ++position;
+      backups.record(static_cast<scaling::log_position>(position), "k", position);
+    }
+    clock.advance(10s);
+  }
+  backups.tick();
+  EXPECT_EQ(backups.stats().base_backups, 2U);
+  EXPECT_FALSE(backups.restore(scaling::manual_clock::time_point{35s}).covered);
+  const auto r = backups.restore(clock.now());
+  EXPECT_TRUE(r.covered);
+  EXPECT_EQ(r.data.at("k"), 15);
+}
+
+}  // namespace

@@ -26,7 +26,8 @@
 //
 // Thread safety: every member may be called concurrently (one internal mutex).
 // Complexity: record O(1) amortised; a base backup copies the data, O(keys); restore
-// O(keys of the base backup + writes replayed).
+// O(keys of the base backup + writes replayed). Memory: the retained base backups and the
+// writes archived since the oldest of them.
 #pragma once
 
 #include <algorithm>
@@ -57,6 +58,9 @@ struct backup_options {
   // writes replayed per second.
   double restore_keys_per_second = 200'000.0;
   double replay_writes_per_second = 50'000.0;
+  // Base backups kept; the archived writes older than the oldest kept one are dropped with it,
+  // so memory stays bounded and restores reach back that far.
+  std::size_t retained_base_backups = 2;
 };
 
 // What restore() rebuilt.
@@ -188,6 +192,9 @@ class backup_archive {
     if (!(o.restore_keys_per_second > 0))
       detail::throw_invalid_argument(who, "restore_keys_per_second", "must be > 0",
                                      o.restore_keys_per_second);
+    if (o.retained_base_backups == 0)
+      detail::throw_invalid_argument(who, "retained_base_backups", "must be >= 1",
+                                     o.retained_base_backups);
     if (!(o.replay_writes_per_second > 0))
       detail::throw_invalid_argument(who, "replay_writes_per_second", "must be > 0",
                                      o.replay_writes_per_second);
@@ -209,6 +216,16 @@ class backup_archive {
     ship_locked();
     bases_.push_back(base{now, last_recorded_, live_});
     last_base_ = now;
+    if (bases_.size() > options_.retained_base_backups) {
+      bases_.erase(bases_.begin(),
+                   bases_.begin() +
+                       static_cast<std::ptrdiff_t>(bases_.size() - options_.retained_base_backups));
+      const log_position oldest = bases_.front().position;
+      const auto keep =
+          std::upper_bound(archived_.begin(), archived_.end(), oldest,
+                           [](log_position p, const entry& e) { return p < e.position; });
+      archived_.erase(archived_.begin(), keep);
+    }
   }
 
   restore_result<Key, Value> restore_locked(time_point target) const {
