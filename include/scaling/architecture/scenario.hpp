@@ -63,8 +63,8 @@ struct run_result {
 
 // Offers `rate` requests per second of `load` for `warmup` (not measured) and then `window`,
 // then stops the arrivals and runs the simulation until no event is left (every queued
-// request answered), and reports the window. The system must have no endless background
-// events of its own, or the drain would not end.
+// request answered), and reports the window. A system with background work of its own
+// (queue consumers) offers quiesce(), called first, so that the drain ends.
 // Throws: scaling::invalid_argument if rate <= 0 or window <= 0.
 template <lab_system System>
 run_result run_open_loop(lab::simulation& sim, System& system, const workload& load, double rate,
@@ -108,6 +108,7 @@ run_result run_open_loop(lab::simulation& sim, System& system, const workload& l
   for (lab::station* s : system.stations())
     result.stations.push_back(s->stats());
   arrivals.stop();
+  if constexpr (requires { system.quiesce(); }) system.quiesce();  // background work winds down
   sim.run();  // drain: every request in flight or queued gets its answer (late ones count)
   result.failed = result.requests - answered;
   result.throughput_rps =
