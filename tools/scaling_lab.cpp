@@ -1,7 +1,18 @@
 // scaling_lab: the scaling lab from the command line.
 //
+//   scaling_lab stage --stage 1|2|3|4 --rate R[,R...] [--duration SECONDS] [--seed N]
+//                     [--objects N] [--zipf S] [--read-fraction F] [--sweep] [--slo-ms MS]
+//                     [--format csv|table]
 //   scaling_lab queue --servers C --arrival-rate L --service-rate M --service exp|det|lognormal
 //                     [--cv X] [--duration SECONDS] [--seed N]
+//
+// `stage` drives one stage of the seed's progression (architecture/: web_system for stages 1
+// and 2, service_system for 3, partitioned_system for 4, in their documented configurations)
+// with Poisson load at each rate, on virtual time, and prints
+// stage,offered_rps,throughput_rps,p50_ms,p99_ms,hit_ratio,primary_util,bottleneck,within_slo.
+// --sweep starts at the (first) rate and multiplies it by 1.25 until p99 passes the SLO, a
+// station passes 95% utilization or requests fail; the last row within the SLO is the stage's
+// saturation throughput.
 //
 // `queue` runs one c-server station under Poisson arrivals on virtual time and prints, as CSV,
 // what it measured next to what queueing theory predicts where a closed form exists (M/M/c:
@@ -18,7 +29,13 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
+#include <scaling/architecture/partitioned_system.hpp>
+#include <scaling/architecture/scenario.hpp>
+#include <scaling/architecture/service_system.hpp>
+#include <scaling/architecture/web_system.hpp>
+#include <scaling/caching/cache.hpp>
 #include <scaling/lab/arrivals.hpp>
 #include <scaling/lab/simulation.hpp>
 #include <scaling/lab/station.hpp>
@@ -141,11 +158,174 @@ int run_queue(const queue_args& a) {
   return 0;
 }
 
+struct stage_args {
+  int stage = 0;
+  std::vector<double> rates;
+  double duration = 30;
+  std::uint64_t seed = 1;
+  std::uint64_t objects = 1'000'000;
+  double zipf = 0.99;
+  double read_fraction = 0.95;
+  bool sweep = false;
+  double slo_ms = 100;
+  std::string format = "csv";
+};
+
+struct stage_row {
+  double offered = 0;
+  double throughput = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  std::string hit_ratio;  // empty where the stage has no cache
+  double primary_util = 0;
+  std::string bottleneck;
+  bool within_slo = false;
+};
+
+double ms(std::chrono::nanoseconds d) {
+  return static_cast<double>(d.count()) / 1e6;
+}
+
+template <class System, class Extra>
+stage_row drive(scaling::lab::simulation& sim, System& system, const stage_args& a, double rate,
+                Extra extra) {
+  using namespace std::chrono;
+  const auto window = duration_cast<nanoseconds>(duration<double>(a.duration));
+  const auto r = scaling::architecture::run_open_loop(
+      sim, system, {.objects = a.objects, .zipf_s = a.zipf, .read_fraction = a.read_fraction}, rate,
+      window / 5, window);
+  stage_row row;
+  row.offered = rate;
+  row.throughput = r.throughput_rps;
+  row.p50_ms = ms(r.latency.percentile(0.5));
+  row.p99_ms = ms(r.latency.percentile(0.99));
+  row.bottleneck = r.bottleneck;
+  extra(row, r);
+  row.within_slo = r.failed == 0 && row.p99_ms <= a.slo_ms && r.bottleneck_utilization < 0.95;
+  return row;
+}
+
+double util_of(const scaling::architecture::run_result& r, const std::string& name) {
+  for (const auto& s : r.stations)
+    if (s.name == name) return s.utilization;
+  return 0;
+}
+
+stage_row run_stage_once(const stage_args& a, double rate) {
+  scaling::lab::simulation sim{a.seed};
+  using namespace scaling::architecture;
+  switch (a.stage) {
+    case 1: {
+      web_system<> system{sim, stage_1_options()};
+      return drive(sim, system, a, rate, [&](stage_row& row, const run_result& r) {
+        const double edge =
+            scaling::ratio(system.edge_hits(), system.edge_hits() + system.edge_misses());
+        row.hit_ratio = std::to_string(edge);
+        row.primary_util = util_of(r, "db-0");
+      });
+    }
+    case 2: {
+      using app_cache = scaling::cache<std::uint64_t, std::uint64_t, scaling::w_tinylfu>;
+      web_system<app_cache> system{sim, stage_2_options()};
+      return drive(sim, system, a, rate, [&](stage_row& row, const run_result& r) {
+        row.hit_ratio = std::to_string(system.app_cache_stats().hit_ratio());
+        row.primary_util = util_of(r, "db-0");
+      });
+    }
+    case 3: {
+      service_system system{sim, {}};
+      return drive(sim, system, a, rate, [&](stage_row& row, const run_result& r) {
+        row.primary_util = util_of(r, "posts-db-0");
+      });
+    }
+    case 4: {
+      partitioned_system system{sim, {.nodes = 8, .regions = 2}};
+      return drive(sim, system, a, rate, [&](stage_row& row, const run_result& r) {
+        double peak = 0;
+        for (const auto& s : r.stations)
+          if (s.name.rfind("db-", 0) == 0 && s.name.find('@') == std::string::npos)
+            peak = std::max(peak, s.utilization);
+        row.primary_util = peak;  // the busiest home node
+      });
+    }
+  }
+  reject("--stage", a.stage, "must be 1, 2, 3 or 4");
+}
+
+int run_stage(const stage_args& a) {
+  if (a.stage < 1 || a.stage > 4) reject("--stage", a.stage, "must be 1, 2, 3 or 4");
+  if (a.rates.empty()) reject("--rate", "", "must list at least one rate");
+  for (const double r : a.rates)
+    if (!(r > 0) || !std::isfinite(r)) reject("--rate", r, "must be finite rates > 0 per second");
+  if (!(a.duration > 0) || !std::isfinite(a.duration))
+    reject("--duration", a.duration, "must be a finite number of seconds > 0");
+  if (a.objects == 0) reject("--objects", a.objects, "must be >= 1");
+  if (!(a.zipf > 0) || !std::isfinite(a.zipf))
+    reject("--zipf", a.zipf, "must be a finite number > 0");
+  if (!(a.read_fraction >= 0 && a.read_fraction <= 1))
+    reject("--read-fraction", a.read_fraction, "must be in [0, 1]");
+  if (!(a.slo_ms > 0)) reject("--slo-ms", a.slo_ms, "must be > 0");
+  if (a.format != "csv" && a.format != "table")
+    reject("--format", a.format, "must be csv or table");
+
+  const bool table = a.format == "table";
+  if (table)
+    std::printf("%-5s %12s %14s %9s %9s %9s %12s %-14s %s\n", "stage", "offered_rps",
+                "throughput_rps", "p50_ms", "p99_ms", "hit_ratio", "primary_util", "bottleneck",
+                "within_slo");
+  else
+    std::printf(
+        "stage,offered_rps,throughput_rps,p50_ms,p99_ms,hit_ratio,primary_util,"
+        "bottleneck,within_slo\n");
+  auto print = [&](const stage_row& row) {
+    if (table)
+      std::printf("%-5d %12.0f %14.1f %9.3f %9.3f %9s %12.3f %-14s %d\n", a.stage, row.offered,
+                  row.throughput, row.p50_ms, row.p99_ms,
+                  row.hit_ratio.empty() ? "-" : row.hit_ratio.substr(0, 6).c_str(),
+                  row.primary_util, row.bottleneck.c_str(), row.within_slo ? 1 : 0);
+    else
+      std::printf("%d,%.0f,%.1f,%.3f,%.3f,%s,%.4f,%s,%d\n", a.stage, row.offered, row.throughput,
+                  row.p50_ms, row.p99_ms, row.hit_ratio.c_str(), row.primary_util,
+                  row.bottleneck.c_str(), row.within_slo ? 1 : 0);
+    std::fflush(stdout);
+  };
+  if (a.sweep) {
+    double rate = a.rates.front();
+    for (int step = 0; step < 60; ++step, rate *= 1.25) {
+      const stage_row row = run_stage_once(a, rate);
+      print(row);
+      if (!row.within_slo) break;
+    }
+    return 0;
+  }
+  for (const double rate : a.rates)
+    print(run_stage_once(a, rate));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"scaling_lab: the scaling lab (discrete-event simulation on virtual time)"};
   app.require_subcommand(1);
+  stage_args st;
+  auto* stage = app.add_subcommand(
+      "stage", "one stage of the seed's progression under Poisson load, on virtual time");
+  stage->add_option("--stage", st.stage, "1, 2, 3 or 4")->required();
+  stage->add_option("--rate", st.rates, "offered requests per second (a comma list)")
+      ->required()
+      ->delimiter(',');
+  stage
+      ->add_option("--duration", st.duration, "measured seconds of virtual time (warm-up: a fifth)")
+      ->capture_default_str();
+  stage->add_option("--seed", st.seed, "random seed")->capture_default_str();
+  stage->add_option("--objects", st.objects, "distinct keys")->capture_default_str();
+  stage->add_option("--zipf", st.zipf, "popularity skew s")->capture_default_str();
+  stage->add_option("--read-fraction", st.read_fraction, "share of reads")->capture_default_str();
+  stage->add_flag("--sweep", st.sweep, "raise the rate by 1.25x until the SLO breaks");
+  stage->add_option("--slo-ms", st.slo_ms, "p99 latency objective")->capture_default_str();
+  stage->add_option("--format", st.format, "csv or table")->capture_default_str();
+
   queue_args q;
   auto* queue = app.add_subcommand(
       "queue", "one c-server station under Poisson arrivals, measured beside the formulas");
@@ -173,6 +353,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (queue->parsed()) return run_queue(q);
+    if (stage->parsed()) return run_stage(st);
   } catch (const bad_input& e) {
     std::cerr << e.what() << "\n";
     return 2;
