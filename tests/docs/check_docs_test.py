@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """scripts/check_docs must pass on the tree and fail, naming page, line and figure, when a
 quoted figure is changed: in the headline table, in a pattern page's Measured section and in
-the text of a link to the notes. Runs on temporary copies of the documentation.
+the text of a link to the notes; and when an example or a page names a test that does not
+exist, or an example skips one of the page's questions. Runs on temporary copies of the
+documentation, the examples and the tests' sources.
 
 Usage: check_docs_test.py SOURCE_DIR
 """
@@ -21,10 +23,12 @@ WRONG = "987.654"  # a number no notes hold
 def copy_docs(destination):
     shutil.copy2(SOURCE / "README.md", destination / "README.md")
     shutil.copytree(SOURCE / "docs", destination / "docs")
-    for notes in (SOURCE / "benchmarks").rglob("README.md"):
-        target = destination / notes.relative_to(SOURCE)
+    sources = [*(SOURCE / "benchmarks").rglob("README.md"), *(SOURCE / "tests").rglob("*.cpp"),
+               *(SOURCE / "examples").glob("*/main.cpp")]
+    for source in sources:
+        target = destination / source.relative_to(SOURCE)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(notes, target)
+        shutil.copy2(source, target)
 
 
 def run(root, *args):
@@ -90,6 +94,35 @@ class CheckDocs(unittest.TestCase):
         result = run(self.root)
         self.assertEqual(result.returncode, 1)
         self.assertIn("benchmarks/core/README.md: the notes give no date", result.stderr)
+
+    def edit(self, rel, old, new):
+        path = self.root / rel
+        text = path.read_text(encoding="utf-8")
+        self.assertIn(old, text)
+        path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+    def test_an_example_naming_a_test_that_does_not_exist_fails(self):
+        self.edit("examples/cdn/main.cpp", "EdgeCache.MemoryStaysWithinTheByteBound",
+                  "EdgeCache.NoSuchTest")
+        result = run(self.root)
+        self.assertEqual(result.returncode, 1)
+        self.assertRegex(result.stderr,
+                         r"examples/cdn/main.cpp:\d+: test EdgeCache.NoSuchTest is not in tests/")
+
+    def test_an_example_missing_a_question_fails(self):
+        self.edit("examples/sharding/main.cpp", 'question("Real-world examples"',
+                  'question("Elsewhere"')
+        result = run(self.root)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("examples/sharding/main.cpp: does not print the question "
+                      "'Real-world examples'", result.stderr)
+
+    def test_a_page_naming_a_test_that_does_not_exist_fails(self):
+        self.edit("docs/patterns/cdn.md", "`EdgeCache.PurgeByUrlTagAndPrefix`",
+                  "`EdgeCache.PurgeByNothing`")
+        result = run(self.root)
+        self.assertEqual(result.returncode, 1)
+        self.assertRegex(result.stderr, r"docs/patterns/cdn.md:\d+: test `EdgeCache.PurgeByNothing`")
 
 
 if __name__ == "__main__":
