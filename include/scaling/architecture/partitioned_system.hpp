@@ -256,6 +256,16 @@ class partitioned_system {
       });
     }
     if (events_.publish(change_event{key, version, shard, committed_ns})) ++events_published_;
+    wake_consumers();
+  }
+
+  // A consumer that stopped during the drain starts again when a late write publishes.
+  void wake_consumers() {
+    if (stopped_consumers_.empty()) return;
+    std::vector<std::size_t> again;
+    again.swap(stopped_consumers_);
+    for (const std::size_t c : again)
+      poll(c);
   }
 
   void start_move() {
@@ -305,7 +315,10 @@ class partitioned_system {
   void poll(std::size_t c) {
     auto batch = events_.receive(c, options_.batch);
     if (batch.empty()) {
-      if (quiescing_ && events_applied_ == events_published_) return;
+      if (quiescing_ && events_applied_ == events_published_) {
+        stopped_consumers_.push_back(c);
+        return;
+      }
       sim_->after(options_.poll_interval, [this, c] { poll(c); });
       return;
     }
@@ -353,6 +366,7 @@ class partitioned_system {
   std::uint64_t events_published_ = 0;
   std::uint64_t events_applied_ = 0;
   bool quiescing_ = false;
+  std::vector<std::size_t> stopped_consumers_;
   // The move in progress.
   bool moving_ = false;
   logical_shards<std::size_t>::migration_plan plan_;

@@ -142,6 +142,7 @@ class service_system {
         consumers_down_ = false;
         recovered_at_ = sim_->now();
         draining_ = true;
+        stopped_consumers_.clear();
         for (std::size_t c = 0; c < options_.consumers; ++c)
           poll(c);
       }
@@ -202,9 +203,19 @@ class service_system {
                             if (!jobs_.publish(notification_job{post, author})) return done(false);
                             ++published_;
                             peak_backlog_ = std::max(peak_backlog_, backlog());
+                            wake_consumers();
                             done(true);  // the client is answered; the notifications happen later
                           });
         });
+  }
+
+  // A consumer that stopped during the drain starts again when a late post publishes.
+  void wake_consumers() {
+    if (stopped_consumers_.empty() || consumers_down_) return;
+    std::vector<std::size_t> again;
+    again.swap(stopped_consumers_);
+    for (const std::size_t c : again)
+      poll(c);
   }
 
   // Consumer c: take a batch; process each job on its own app server, record it in the
@@ -213,7 +224,10 @@ class service_system {
     if (consumers_down_) return;
     auto batch = jobs_.receive(c, options_.batch);
     if (batch.empty()) {
-      if (quiescing_ && backlog() == 0) return;
+      if (quiescing_ && backlog() == 0) {
+        stopped_consumers_.push_back(c);
+        return;
+      }
       sim_->after(options_.poll_interval, [this, c] { poll(c); });
       return;
     }
@@ -256,6 +270,7 @@ class service_system {
   std::uint64_t backlog_before_outage_ = 0;
   bool consumers_down_ = false;
   bool quiescing_ = false;
+  std::vector<std::size_t> stopped_consumers_;
   bool draining_ = false;
   lab::simulation::time_point recovered_at_{};
   std::chrono::nanoseconds drain_time_{0};
