@@ -1006,6 +1006,8 @@ TEST_F(EdgeServer, UnsafeMethodsInvalidateTheTargetUri) {
     EXPECT_EQ(origin->requests(), before + 1);
     EXPECT_EQ(field(c.get("/res"), "X-Cache"), "MISS");
   }
+  EXPECT_EQ(server->stats().invalidations, 4u);
+  EXPECT_NE(c.get("/.scaling/stats").body().find("\"invalidations\":4"), std::string::npos);
 }
 
 TEST_F(EdgeServer, UnsafeMethodsInvalidateSameOriginLocationAndContentLocation) {
@@ -1162,6 +1164,7 @@ TEST_F(EdgeServer, GracefulStopFinishesRequestsInFlight) {
   std::promise<response_message> answer;
   std::thread in_flight([&] { answer.set_value(client().get("/slow")); });
   ASSERT_TRUE(eventually([&] { return origin->held() == 1; }));
+  EXPECT_FALSE(server->closed());
   std::thread stopper([&] { server->close(); });
   ASSERT_TRUE(eventually([&] { return server->draining(); }));
   EXPECT_TRUE(idle.closed_by_server());  // idle keep-alive connections close at once
@@ -1174,6 +1177,8 @@ TEST_F(EdgeServer, GracefulStopFinishesRequestsInFlight) {
   EXPECT_EQ(field(r, "Connection"), "close");
   stopper.join();
   in_flight.join();
+  EXPECT_TRUE(server->closed());
+  server->close();  // idempotent
   EXPECT_FALSE(http_client{server->port()}.connected());
 }
 }  // namespace

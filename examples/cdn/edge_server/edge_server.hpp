@@ -32,9 +32,10 @@
 //     is not later) are honoured; requests with Authorization or Cookie and all other methods are
 //     passed through uncached, with their end-to-end headers.
 //   - unsafe methods (RFC 9111 section 4.4): a request with a method other than GET, HEAD,
-//     OPTIONS or TRACE is always forwarded; when the origin answers it with 2xx or 3xx, the
-//     stored responses for its target URI, and for the Location and Content-Location URIs
-//     of the answer when they are on the same origin (http, same host and port), are purged.
+//     OPTIONS, TRACE (or WebDAV's safe PROPFIND, REPORT, SEARCH) is always forwarded; when
+//     the origin answers it with 2xx or 3xx, the stored responses for its target URI, and
+//     for the Location and Content-Location URIs of the answer when they are on the same
+//     origin (http, same host and port), are purged.
 //   - framing (RFC 9112 sections 3.2, 5.1 and 6): an HTTP/1.1 request without Host, any
 //     request with more than one Host, with both Content-Length and Transfer-Encoding,
 //     differing Content-Lengths, a Transfer-Encoding whose last coding is not chunked, or
@@ -146,7 +147,7 @@ struct edge_server_stats {
   std::uint64_t origin_waits = 0;   // handed to async_get (miss, revalidation, coalesced)
   std::uint64_t passed = 0;         // passed through uncached (methods, Authorization, Cookie)
   std::uint64_t not_modified = 0;   // 304s the edge answered to clients' validators
-  std::uint64_t bad_requests = 0;   // 400, 413, 414, 431 and 501 for a transfer coding
+  std::uint64_t bad_requests = 0;   // 400, 413, 414, 431, 501 (method or transfer coding)
   std::uint64_t purges = 0;         // admin purge requests
   std::uint64_t invalidations = 0;  // stored responses purged by unsafe methods' answers
   scaling::edge_stats cache;
@@ -346,7 +347,7 @@ inline std::optional<std::string> same_origin_key(std::string_view reference, st
   if (reference.empty()) return std::nullopt;
   std::string_view path_and_query;
   std::string merged;
-  // A scheme: letters, digits, "+", "-", "." up to the first ":" before any "/", "?".
+  // A scheme ends at a ':' that comes before any '/' or '?' (RFC 3986 section 4.2).
   const std::size_t colon = reference.find(':');
   const bool has_scheme =
       colon != std::string_view::npos && colon > 0 && reference.find_first_of("/?") > colon;
