@@ -158,6 +158,38 @@ TEST_F(EdgeCacheLifecycle, WaitersBehindAnUncacheableResponseFetchTheirOwnAtOnce
   EXPECT_EQ(edge.stats().coalesced, 0U);
 }
 
+// The same with blocking get() waiters on their own threads: each fetches its own on its own
+// thread. (A waiter that arrives after the answer finds the hit-for-miss marker and passes
+// straight away: the outcome is the same either way.)
+TEST_F(EdgeCacheLifecycle, BlockingWaitersBehindAnUncacheableResponseFetchOnTheirOwnThreads) {
+  constexpr std::size_t waiters = 3;
+  scaling::edge_cache<> edge{blocking_options()};
+  inbox leader_box;
+  std::thread leader([&] { leader_box.put(edge.get({.key = "/account"})); });
+  ASSERT_TRUE(origin.wait_for_calls(1));
+  inbox box;
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < waiters; ++i)
+    threads.emplace_back([&] { box.put(edge.get({.key = "/account"})); });
+  const auto give_up = steady_clock::now() + hang_guard;
+  while (edge.stats().requests < 1 + waiters && steady_clock::now() < give_up)
+    std::this_thread::yield();
+  origin.answer(0, response(clock, "leader's", "private, max-age=60"));
+  const bool all_fetching = origin.wait_for_calls(1 + waiters);
+  const bool leader_done = leader_box.wait_for(1);
+  EXPECT_TRUE(all_fetching) << "the waiters' own fetches must all be at the origin together";
+  EXPECT_TRUE(leader_done) << "the first request must return without waiting for the others";
+  origin.open(response(clock, "own", "private, max-age=60"));
+  leader.join();
+  for (auto& t : threads)
+    t.join();
+  ASSERT_EQ(box.results.size(), waiters);
+  for (const auto& r : box.results) {
+    EXPECT_EQ(r.status, cache_status::pass);
+    EXPECT_EQ(r.response.body(), "own");
+  }
+}
+
 // An origin whose answers the test delivers by hand (an asynchronous origin).
 struct async_parked {
   std::vector<std::pair<scaling::origin_request, scaling::origin_callback<http_response>>> calls;
