@@ -283,7 +283,10 @@ inline void apply_directive(const directive_token& token, cache_directives& out)
   if (!members) return std::nullopt;
   using kind = detail::sf_item::kind;
   cache_directives out;
-  for (const auto& [name, value] : *members) {
+  for (const auto& member : *members) {
+    // Named references, not a structured binding: lambdas below capture them.
+    const std::string& name = member.key;
+    const detail::sf_item& value = member.value;
     const auto delta = [&value](std::optional<std::chrono::seconds>& slot) {
       if (value.type != kind::integer || value.integer < 0) return false;
       slot = std::chrono::seconds{std::min<std::int64_t>(value.integer, max_delta_seconds.count())};
