@@ -1,7 +1,7 @@
 // edge_server.hpp: a caching HTTP/1.1 reverse proxy (one CDN edge server) on Boost.Beast.
 //
 // What it is: `edge_example::edge_server` listens on an address, answers GET and HEAD from a
-// scaling::edge_cache<std::string, scaling::http_response>, and goes to one origin
+// scaling::edge_cache<scaling::http_response>, and goes to one origin
 // (scaling::asio::http_origin) for what the cache lacks. It is what the CDN pattern page
 // describes, as a server: fresh hits, stale-while-revalidate, stale-if-error, one origin
 // fetch per key however many clients wait, 304 revalidation, purge by URL, tag and prefix.
@@ -422,7 +422,7 @@ inline tcp::endpoint parse_endpoint(std::string_view text, std::string_view para
 class edge_server {
  public:
   using response = scaling::http_response;
-  using cache_type = scaling::edge_cache<std::string, response>;
+  using cache_type = scaling::edge_cache<response>;
 
   // Validates the options and binds the listening sockets (so local_endpoint() is known
   // before start()). Throws scaling::invalid_argument naming the option and its value, or
