@@ -19,7 +19,7 @@
 //   boost::asio::io_context io;
 //   scaling::asio::http_origin origin{io.get_executor(), "http://127.0.0.1:8080/static",
 //                                     {.timeout = std::chrono::seconds{2}}};
-//   scaling::edge_cache<std::string, scaling::http_response> edge{
+//   scaling::edge_cache<scaling::http_response> edge{
 //       {.async_origin = origin}};       // "/logo.png" is fetched as /static/logo.png
 //
 // Thread safety: every member may be called from any thread, on any copy. The pool and the
