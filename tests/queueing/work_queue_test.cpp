@@ -650,4 +650,27 @@ TEST(WorkQueue, LongPollWaitsForeverWithMaximalDurations) {
   }
 }
 
+TEST(WorkQueue, ReceiveForReportsWhyItReturnedEmptyHanded) {
+  scaling::manual_clock clock;
+  queue q{opts(), clock};
+  EXPECT_EQ(q.receive_for(1, 10, 0s).status(), scaling::wait_status::timed_out);
+  (void)q.publish("x");
+  auto got = q.receive_for(1, 10, std::chrono::hours::max());
+  ASSERT_TRUE(got.has_value());
+  ASSERT_EQ(got->size(), 1U);
+  EXPECT_EQ((*got)[0].body, "x");
+  std::stop_source stop;
+  std::thread stopper([&] { stop.request_stop(); });
+  EXPECT_EQ(q.receive_for(2, 10, std::chrono::nanoseconds::max(), stop.get_token()).status(),
+            scaling::wait_status::stopped);
+  stopper.join();
+  q.close();
+  EXPECT_EQ(q.receive_until(2, 10, std::chrono::steady_clock::now()).status(),
+            scaling::wait_status::timed_out)
+      << "closed, but x is still in flight";
+  EXPECT_EQ(q.ack((*got)[0].receipt), scaling::receipt_status::ok);
+  EXPECT_EQ(q.receive_until(2, 10, std::chrono::steady_clock::time_point::max()).status(),
+            scaling::wait_status::closed);
+}
+
 }  // namespace

@@ -501,8 +501,10 @@ class mpmc_queue {
 
   // Called after a push that saw a sleeping consumer: wakes one sleeping on the atomic and,
   // if a timed one is registered, one sleeping on the condition variable (an extra wake-up is
-  // harmless; a missing one is not). Out of line so the push fast path stays small.
-  void wake_consumer() noexcept {
+  // harmless; a missing one is not). Kept out of line (and cold) so the fast path of
+  // try_push / try_pop stays as small as before the timed waits existed: inlined, this code
+  // made the compiler save registers on every call.
+  [[gnu::cold, gnu::noinline]] void wake_consumer() noexcept {
     not_empty_.value.fetch_add(1, std::memory_order_seq_cst);
     not_empty_.value.notify_one();
     if (timed_.pops.load(std::memory_order_seq_cst) != 0) {
@@ -513,7 +515,7 @@ class mpmc_queue {
       timed_.not_empty.notify_one();
     }
   }
-  void wake_producer() noexcept {
+  [[gnu::cold, gnu::noinline]] void wake_producer() noexcept {
     not_full_.value.fetch_add(1, std::memory_order_seq_cst);
     not_full_.value.notify_one();
     if (timed_.pushes.load(std::memory_order_seq_cst) != 0) {

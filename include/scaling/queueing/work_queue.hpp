@@ -35,6 +35,9 @@
 // receive, ack and nack. drained() is true once the queue is closed and nothing is ready,
 // delayed or in flight (dead letters stay for inspection); wait_drained_for/_until block until
 // then.
+// Waiting: receive_for / receive_until (bounded, with std::stop_token overloads) return a
+// scaling::wait_result that says why a wait ended empty-handed; receive_wait returns a plain
+// batch. Every duration saturates, so nanoseconds::max() and hours::max() mean forever.
 //
 // Thread safety: every member may be called from any thread (one internal mutex;
 // the type is mutex-locked). Deliveries and dead letters are handed out as copies.
@@ -283,6 +286,37 @@ class work_queue {
       return !got.empty() || max_messages == 0 || drained_locked();
     });
     return got;
+  }
+
+  // Bounded receive (the library's *_for / *_until form of receive_wait, with the default
+  // visibility timeout): waits until at least one message is delivered, the deadline passes
+  // (saturating: nanoseconds::max() or hours::max() is forever), `stop` is requested, or the
+  // queue is closed and drained.
+  //
+  // Returns: ready with a non-empty batch, or no value and timed_out, stopped or closed.
+  // Throws: as receive().
+  template <class Rep, class Period>
+  [[nodiscard]] wait_result<std::vector<delivery<Message>>> receive_for(
+      consumer_id consumer, std::size_t max_messages, std::chrono::duration<Rep, Period> timeout) {
+    return receive_until(consumer, max_messages,
+                         deadline_after(std::chrono::steady_clock{}, timeout));
+  }
+  template <class Rep, class Period>
+  [[nodiscard]] wait_result<std::vector<delivery<Message>>> receive_for(
+      consumer_id consumer, std::size_t max_messages, std::chrono::duration<Rep, Period> timeout,
+      std::stop_token stop) {
+    return receive_until(consumer, max_messages,
+                         deadline_after(std::chrono::steady_clock{}, timeout), std::move(stop));
+  }
+  [[nodiscard]] wait_result<std::vector<delivery<Message>>> receive_until(
+      consumer_id consumer, std::size_t max_messages,
+      std::chrono::steady_clock::time_point deadline) {
+    return bounded_receive(consumer, max_messages, deadline, nullptr);
+  }
+  [[nodiscard]] wait_result<std::vector<delivery<Message>>> receive_until(
+      consumer_id consumer, std::size_t max_messages,
+      std::chrono::steady_clock::time_point deadline, std::stop_token stop) {
+    return bounded_receive(consumer, max_messages, deadline, &stop);
   }
 
   // Deletes a delivered message. Returns ok, or stale/unknown (the message stays as it is).
@@ -768,6 +802,23 @@ class work_queue {
         (void)changed_.wait_until(lock, wake_at, [&] { return wake_epoch_ != seen; });
       }
     }
+  }
+
+  wait_result<std::vector<delivery<Message>>> bounded_receive(
+      consumer_id consumer, std::size_t max_messages,
+      std::chrono::steady_clock::time_point deadline, const std::stop_token* stop) {
+    const duration timeout = options_.visibility_timeout;
+    std::unique_lock lock{mutex_};
+    std::vector<delivery<Message>> got;
+    bool drained = false;
+    const wait_status status = wait_locked(lock, deadline, stop, [&] {
+      got = take(consumer, max_messages, timeout);
+      drained = got.empty() && drained_locked();
+      return !got.empty() || drained;
+    });
+    if (!got.empty())
+      return wait_result<std::vector<delivery<Message>>>{std::in_place, std::move(got)};
+    return wait_result<std::vector<delivery<Message>>>{drained ? wait_status::closed : status};
   }
 
   std::vector<delivery<Message>> take(consumer_id consumer, std::size_t max_messages,
