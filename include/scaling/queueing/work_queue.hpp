@@ -37,7 +37,9 @@
 // then.
 // Waiting: receive_for / receive_until (bounded, with std::stop_token overloads) return a
 // scaling::wait_result that says why a wait ended empty-handed; receive_wait returns a plain
-// batch. Every duration saturates, so nanoseconds::max() and hours::max() mean forever.
+// batch. Waits take any duration type and saturate, so nanoseconds::max() and hours::max()
+// mean forever; delays and visibility timeouts (nanoseconds) saturate at the clock's range, so
+// nanoseconds::max() is "never falls due".
 //
 // Thread safety: every member may be called from any thread (one internal mutex;
 // the type is mutex-locked). Deliveries and dead letters are handed out as copies.
