@@ -381,7 +381,7 @@ TEST(MpmcQueue, TimedPopIsWokenByAPushAndTimedPushByAPop) {
 TEST(MpmcQueue, SumIsExactWithTimedPopsAndPushesMixedIn) {
   using namespace std::chrono_literals;
   scaling::mpmc_queue<std::uint64_t> q{4};
-  const int per = sanitized ? 3'000 : 20'000;
+  constexpr int per = sanitized ? 3'000 : 20'000;
   constexpr int producers = 3;
   constexpr int consumers = 4;
   std::atomic<std::uint64_t> sum{0};
@@ -412,7 +412,7 @@ TEST(MpmcQueue, SumIsExactWithTimedPopsAndPushesMixedIn) {
   }
   std::vector<std::thread> producer_threads;
   for (int p = 0; p < producers; ++p) {
-    producer_threads.emplace_back([&q, p, per] {
+    producer_threads.emplace_back([&q, p] {
       for (int i = 1; i <= per; ++i) {
         const auto item = static_cast<std::uint64_t>(i);
         if ((i + p) % 2 == 0) {
