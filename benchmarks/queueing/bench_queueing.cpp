@@ -6,6 +6,8 @@
 //   throughput_1p1c   1 producer, 1 consumer, non-blocking calls retried in a loop
 //   throughput_2p2c   2 producers, 2 consumers, same
 //   ping_pong         two queues, one message bounced between two threads (round trip)
+//   uncontended       one thread, try_push then try_pop of one value: the fast path's own
+//                     cost (CPU time), least disturbed by a busy machine
 //   blocking_1p1c     1 producer, 1 consumer on the blocking calls
 //   blocking_4p4c     4 producers, 4 consumers on the blocking calls: oversubscribed on a
 //                     2-core machine; counter cpu_ns_per_msg = process CPU time per message
@@ -288,6 +290,18 @@ void ping_pong(benchmark::State& state) {
 }
 
 template <class Q>
+void uncontended(benchmark::State& state) {
+  Q q;
+  item v = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(q.try_push(v));
+    benchmark::DoNotOptimize(q.try_pop(v));
+    ++v;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+template <class Q>
 void idle_cpu(benchmark::State& state) {
   constexpr int consumers = 4;
   double cpu = 0;
@@ -361,6 +375,7 @@ void register_spin_rows(const std::string& impl) {
       ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark(("ping_pong/" + impl + "/round_trip").c_str(), ping_pong<Q>)
       ->UseRealTime();
+  benchmark::RegisterBenchmark(("uncontended/" + impl + "/push_pop").c_str(), uncontended<Q>);
 }
 
 template <class Q>

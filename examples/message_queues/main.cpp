@@ -127,7 +127,7 @@ void broker() {
     return true;
   };
   const auto report = [&](const char* when) {
-    const auto m = orders.metrics();
+    const auto m = orders.stats();
     std::printf("  %-28s ready %zu, in flight %zu, dead %zu, oldest %llds, redelivered %llu\n",
                 when, m.ready, m.in_flight, m.dead,
                 static_cast<long long>(
@@ -165,7 +165,7 @@ void broker() {
   }
   report("after redelivery:");
 
-  const auto m = orders.metrics();
+  const auto m = orders.stats();
   const auto dead = orders.dead_letters();
   check(done.size() == total - 1, "every good order processed (19 of 20)");
   check(dead.size() == 1 && dead[0].body == "order-13" && dead[0].receive_count == 3,

@@ -151,6 +151,35 @@ TEST(AsyncQueue, CancelledPopAbortsAndLosesNothing) {
   EXPECT_EQ(got, 3);
 }
 
+// The cancellation slot is connected at initiation: a signal emitted right after the
+// initiating call, before the operation first ran, aborts it (the element stays queued).
+TEST(AsyncQueue, CancellationEmittedRightAfterInitiationAbortsPop) {
+  net::io_context io;
+  int_queue q{io.get_executor(), 4};
+  ASSERT_TRUE(q.try_push(5));
+  net::cancellation_signal signal;
+  std::optional<error_code> result;
+  q.async_pop(net::bind_cancellation_slot(signal.slot(), [&](error_code ec, int) { result = ec; }));
+  signal.emit(net::cancellation_type::terminal);
+  io.run();
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, net::error::operation_aborted);
+  EXPECT_EQ(q.size(), 1U) << "an aborted pop takes nothing";
+}
+
+TEST(AsyncQueue, CancellationEmittedRightAfterInitiationAbortsPush) {
+  net::io_context io;
+  int_queue q{io.get_executor(), 4};
+  net::cancellation_signal signal;
+  std::optional<error_code> result;
+  q.async_push(9, net::bind_cancellation_slot(signal.slot(), [&](error_code ec) { result = ec; }));
+  signal.emit(net::cancellation_type::total);
+  io.run();
+  ASSERT_TRUE(result);
+  EXPECT_EQ(*result, net::error::operation_aborted);
+  EXPECT_EQ(q.size(), 0U) << "an aborted push adds nothing";
+}
+
 TEST(AsyncQueue, CancelledPushLeavesTheQueueAsItWas) {
   net::io_context io;
   int_queue q{io.get_executor(), 1};

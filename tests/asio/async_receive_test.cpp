@@ -102,7 +102,7 @@ TEST(AsyncReceive, DeadlineCompletesWithAnEmptyBatch) {
                scaling::invalid_argument);
 }
 
-TEST(AsyncReceive, CancellationAbortsAndShutdownEnds) {
+TEST(AsyncReceive, CancellationAbortsAndCloseEnds) {
   net::io_context io;
   scaling::manual_clock clock;
   queue q{{}, clock};
@@ -118,12 +118,12 @@ TEST(AsyncReceive, CancellationAbortsAndShutdownEnds) {
   ASSERT_TRUE(cancelled.ec);
   EXPECT_EQ(*cancelled.ec, net::error::operation_aborted);
   EXPECT_FALSE(ended.ec);
-  q.shutdown();
+  q.close();
   io.run();
   ASSERT_TRUE(ended.ec);
   EXPECT_EQ(*ended.ec, net::error::eof);
   // A message published before the cancellation would still be there for the next receiver.
-  EXPECT_EQ(q.metrics().in_flight, 0U);
+  EXPECT_EQ(q.stats().in_flight, 0U);
 }
 
 TEST(AsyncReceive, UseFutureAndUseAwaitable) {
@@ -160,6 +160,117 @@ TEST(AsyncReceive, UseFutureAndUseAwaitable) {
       net::detached);
   io2.run();
   EXPECT_EQ(bodies, (std::vector<std::string>{"x", "y"}));
+}
+
+// The cancellation slot is connected when the operation is initiated: a signal emitted before
+// the operation first ran aborts it, even though a message was there to receive.
+TEST(AsyncReceive, CancellationEmittedRightAfterInitiationAborts) {
+  net::io_context io;
+  scaling::manual_clock clock;
+  queue q{{}, clock};
+  (void)q.publish("stays");
+  net::cancellation_signal signal;
+  outcome out;
+  scaling::asio::async_receive(io.get_executor(), q, 1, 10, 3600s,
+                               net::bind_cancellation_slot(signal.slot(), out.handler()));
+  signal.emit(net::cancellation_type::terminal);
+  io.run();
+  ASSERT_TRUE(out.ec);
+  EXPECT_EQ(*out.ec, net::error::operation_aborted);
+  EXPECT_TRUE(out.got.empty());
+  EXPECT_EQ(q.stats().ready, 1U) << "an aborted receive takes nothing";
+}
+
+// A delayed publish while the receive waits moves its alarm forward: the message is delivered
+// when it falls due on the queue's clock, not at the receive's deadline (an hour away).
+TEST(AsyncReceive, DelayedPublishWhileWaitingIsDeliveredWhenDue) {
+  net::io_context io;
+  scaling::manual_clock clock;
+  queue q{{}, clock};
+  outcome out;
+  scaling::asio::async_receive(io.get_executor(), q, 1, 10, 3600s, out.handler());
+  io.poll();
+  ASSERT_FALSE(out.ec) << "nothing to receive yet";
+  (void)q.publish("soon", {.delay = 20ms});  // wakes the receive, which re-arms its timer
+  io.poll();
+  ASSERT_FALSE(out.ec) << "not due yet";
+  clock.advance(20ms);  // due now on the queue's clock; nobody calls notify()
+  io.run_for(10s);      // returns as soon as the receive completes (no work is left)
+  ASSERT_TRUE(out.ec) << "still waiting: the alarm was left at the deadline";
+  EXPECT_FALSE(*out.ec);
+  ASSERT_EQ(out.got.size(), 1U);
+  EXPECT_EQ(out.got[0].body, "soon");
+}
+
+TEST(AsyncReceive, RequeueAfterWhileWaitingIsDeliveredWhenDue) {
+  net::io_context io;
+  scaling::manual_clock clock;
+  queue q{{}, clock};
+  (void)q.publish("retry me");
+  auto first = q.receive(1, 1);
+  ASSERT_EQ(first.size(), 1U);
+  outcome out;
+  scaling::asio::async_receive(io.get_executor(), q, 2, 10, 3600s, out.handler());
+  io.poll();
+  ASSERT_FALSE(out.ec);
+  ASSERT_EQ(q.nack(first[0].receipt, scaling::nack_action::requeue_after, 20ms),
+            scaling::receipt_status::ok);
+  io.poll();
+  ASSERT_FALSE(out.ec);
+  clock.advance(20ms);
+  io.run_for(10s);
+  ASSERT_TRUE(out.ec);
+  ASSERT_EQ(out.got.size(), 1U);
+  EXPECT_EQ(out.got[0].body, "retry me");
+  EXPECT_EQ(out.got[0].receipt.delivery_count, 2U);
+}
+
+// A closed queue still hands out what it holds; eof only once it is drained.
+TEST(AsyncReceive, ClosedQueueDrainsBeforeEof) {
+  net::io_context io;
+  scaling::manual_clock clock;
+  queue q{{}, clock};
+  (void)q.publish("held", {.delay = 5s});
+  q.close();
+  outcome out;
+  scaling::asio::async_receive(io.get_executor(), q, 1, 10, 3600s, out.handler());
+  io.poll();
+  ASSERT_FALSE(out.ec) << "closed but not drained: keep waiting";
+  clock.advance(5s);
+  q.notify();
+  io.run();
+  ASSERT_TRUE(out.ec);
+  EXPECT_FALSE(*out.ec);
+  ASSERT_EQ(out.got.size(), 1U);
+  EXPECT_EQ(q.ack(out.got[0].receipt), scaling::receipt_status::ok);
+  outcome after;
+  scaling::asio::async_receive(io.get_executor(), q, 1, 10, 3600s, after.handler());
+  io.restart();
+  io.run();
+  ASSERT_TRUE(after.ec);
+  EXPECT_EQ(*after.ec, net::error::eof);
+}
+
+TEST(AsyncReceive, MaximalWaitsMeanForever) {
+  for (const bool in_hours : {false, true}) {
+    net::io_context io;
+    scaling::manual_clock clock;
+    queue q{{}, clock};
+    outcome out;
+    if (in_hours) {
+      scaling::asio::async_receive(io.get_executor(), q, 1, 10, std::chrono::hours::max(),
+                                   out.handler());
+    } else {
+      scaling::asio::async_receive(io.get_executor(), q, 1, 10, std::chrono::nanoseconds::max(),
+                                   out.handler());
+    }
+    io.poll();
+    ASSERT_FALSE(out.ec) << "an overflowed deadline in the past would complete at once";
+    (void)q.publish("eventually");
+    io.run();
+    ASSERT_TRUE(out.ec);
+    ASSERT_EQ(out.got.size(), 1U);
+  }
 }
 
 }  // namespace

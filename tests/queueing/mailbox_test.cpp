@@ -1,9 +1,11 @@
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <random>
 #include <set>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -80,7 +82,7 @@ TEST(Mailbox, UnackedMessagesAreResentAfterReconnect) {
   EXPECT_EQ(second[0].body, "b");
   EXPECT_EQ(second[0].seq, first[1].seq) << "a resend keeps its sequence number";
   EXPECT_EQ(second[1].body, "c");
-  EXPECT_EQ(box.metrics().redelivered, 1U);
+  EXPECT_EQ(box.stats().redelivered, 1U);
 }
 
 TEST(Mailbox, HigherLanesFlushFirst) {
@@ -102,7 +104,7 @@ TEST(Mailbox, OverflowReject) {
   EXPECT_EQ(box.send("bob", "2"), scaling::send_status::stored);
   EXPECT_EQ(box.send("bob", "3"), scaling::send_status::rejected);
   EXPECT_EQ(box.send("alice", "1"), scaling::send_status::stored) << "limits are per recipient";
-  EXPECT_EQ(box.metrics().rejected, 1U);
+  EXPECT_EQ(box.stats().rejected, 1U);
   EXPECT_EQ(box.pending("bob"), 2U);
 }
 
@@ -115,7 +117,7 @@ TEST(Mailbox, OverflowDropOldestKeepsTheNewestAndHigherLanes) {
   std::vector<std::string> got;
   box.connect("bob", [&](const env& e) { got.push_back(e.body); });
   EXPECT_EQ(got, (std::vector<std::string>{"urgent", "2", "3"}));
-  EXPECT_EQ(box.metrics().dropped, 1U);
+  EXPECT_EQ(box.stats().dropped, 1U);
 }
 
 TEST(Mailbox, OverflowBlockWaitsForAnAckAndCloseReleases) {
@@ -200,9 +202,62 @@ TEST(Mailbox, ReconnectStormLosesNothingAndKeepsOrder) {
   std::lock_guard lock{m};
   EXPECT_TRUE(order_ok) << "a sender's messages arrived out of order within a connection";
   EXPECT_EQ(received.size(), std::size_t(senders) * std::size_t(per_sender)) << "lost messages";
-  const auto metrics = box.metrics();
-  EXPECT_EQ(metrics.sent, std::uint64_t(senders) * std::uint64_t(per_sender));
-  EXPECT_EQ(metrics.acked + metrics.stored, metrics.sent);
+  const auto s = box.stats();
+  EXPECT_EQ(s.sent, std::uint64_t(senders) * std::uint64_t(per_sender));
+  EXPECT_EQ(s.acked + s.stored, s.sent);
+}
+
+TEST(Mailbox, SendForTimesOutWhileTheRecipientIsFull) {
+  using namespace std::chrono_literals;
+  inbox box{{.max_pending = 1, .overflow = scaling::overflow_policy::block}};
+  EXPECT_EQ(box.send("bob", "1"), scaling::send_status::stored);
+  const auto r = box.send_for("bob", "2", 0, 0ms);
+  EXPECT_EQ(r.status(), scaling::wait_status::timed_out);
+  EXPECT_FALSE(r.has_value());
+  EXPECT_EQ(box.send_until("bob", "2", 0, std::chrono::steady_clock::now()).status(),
+            scaling::wait_status::timed_out);
+  EXPECT_EQ(box.pending("bob"), 1U) << "a timed-out send sends nothing";
+  const auto other = box.send_for("carol", "x", 0, 0ms);
+  ASSERT_TRUE(other.has_value()) << "room: no wait at all";
+  EXPECT_EQ(*other, scaling::send_status::stored);
+}
+
+TEST(Mailbox, SendForIsWokenByAnAckAndWaitsForeverWithMaximalDurations) {
+  inbox box{{.max_pending = 1, .overflow = scaling::overflow_policy::block}};
+  EXPECT_EQ(box.send("bob", "1"), scaling::send_status::stored);
+  const auto seq = box.stored("bob").at(0).seq;
+  std::atomic<bool> started{false};
+  std::thread acker([&] {
+    while (!started.load())
+      std::this_thread::yield();
+    EXPECT_TRUE(box.ack("bob", seq));
+  });
+  started.store(true);
+  const auto r = box.send_for("bob", "2", 0, std::chrono::hours::max());
+  acker.join();
+  ASSERT_TRUE(r.has_value()) << "hours::max() must wait, not overflow into the past";
+  EXPECT_EQ(*r, scaling::send_status::stored);
+  EXPECT_EQ(box.stored("bob").at(0).body, "2");
+}
+
+TEST(Mailbox, BlockedSendForStopsOnRequestAndEndsOnClose) {
+  inbox box{{.max_pending = 1, .overflow = scaling::overflow_policy::block}};
+  EXPECT_EQ(box.send("bob", "1"), scaling::send_status::stored);
+  std::stop_source stop;
+  std::thread stopper([&] { stop.request_stop(); });
+  EXPECT_EQ(box.send_for("bob", "2", 0, std::chrono::nanoseconds::max(), stop.get_token()).status(),
+            scaling::wait_status::stopped);
+  stopper.join();
+  EXPECT_FALSE(box.closed());
+  std::thread closer([&] { box.close(); });
+  const auto r = box.send_until("bob", "3", 0, std::chrono::steady_clock::time_point::max(),
+                                std::stop_token{});
+  closer.join();
+  EXPECT_EQ(r.status(), scaling::wait_status::closed);
+  EXPECT_TRUE(box.closed());
+  EXPECT_EQ(box.send_for("carol", "x", 0, std::chrono::seconds{1}).status(),
+            scaling::wait_status::closed);
+  EXPECT_EQ(box.pending("bob"), 1U);
 }
 
 }  // namespace

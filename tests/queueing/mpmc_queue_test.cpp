@@ -1,8 +1,10 @@
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
@@ -264,6 +266,173 @@ TEST(MpmcQueue, ConcurrentLifetimesBalance) {
     EXPECT_EQ(sum.load(), 2L * per * (per + 1) / 2);
   }
   EXPECT_EQ(counted::live.load(), 0);
+}
+
+TEST(MpmcQueue, PopForOnAnEmptyQueueTimesOut) {
+  using namespace std::chrono_literals;
+  scaling::mpmc_queue<int> q{4};
+  const auto r = q.pop_for(0ms);
+  EXPECT_EQ(r.status(), scaling::wait_status::timed_out);
+  EXPECT_FALSE(r.has_value());
+  EXPECT_EQ(q.pop_for(1ms).status(), scaling::wait_status::timed_out);
+  EXPECT_EQ(q.pop_until(std::chrono::steady_clock::now()).status(),
+            scaling::wait_status::timed_out);
+  ASSERT_TRUE(q.try_push(8));
+  const auto got = q.pop_for(0ms);
+  ASSERT_TRUE(got.has_value()) << "an element that is there is taken even with no time left";
+  EXPECT_EQ(*got, 8);
+  EXPECT_EQ(q.sleeping_consumers(), 0U);
+}
+
+TEST(MpmcQueue, PushForOnAFullQueueTimesOut) {
+  using namespace std::chrono_literals;
+  scaling::mpmc_queue<std::string> q{1};
+  ASSERT_EQ(q.push_for(std::string{"a"}, 0ms), scaling::wait_status::ready);
+  std::string kept = "kept";
+  EXPECT_EQ(q.push_for(std::move(kept), 1ms), scaling::wait_status::timed_out);
+  EXPECT_EQ(kept, "kept") << "a push that timed out leaves the value untouched";
+  const std::string copy = "copy";
+  EXPECT_EQ(q.push_until(copy, std::chrono::steady_clock::now()), scaling::wait_status::timed_out);
+  EXPECT_EQ(q.size(), 1U);
+  EXPECT_EQ(q.sleeping_producers(), 0U);
+}
+
+TEST(MpmcQueue, StopRequestWakesTimedSleepersWithStopped) {
+  scaling::mpmc_queue<int> empty{2};
+  scaling::mpmc_queue<int> full{1};
+  ASSERT_TRUE(full.try_push(0));
+  std::stop_source stop;
+  std::atomic<int> stopped{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i) {
+    threads.emplace_back([&] {
+      const auto r = empty.pop_for(std::chrono::nanoseconds::max(), stop.get_token());
+      if (r.stopped()) stopped.fetch_add(1);
+    });
+    threads.emplace_back([&] {
+      if (full.push_for(1, std::chrono::hours::max(), stop.get_token()) ==
+          scaling::wait_status::stopped)
+        stopped.fetch_add(1);
+    });
+  }
+  while (empty.sleeping_consumers() < 2 || full.sleeping_producers() < 2)
+    std::this_thread::yield();
+  stop.request_stop();
+  for (auto& t : threads)
+    t.join();
+  EXPECT_EQ(stopped.load(), 4);
+  EXPECT_EQ(full.size(), 1U);
+}
+
+TEST(MpmcQueue, CloseWakesTimedSleepersWithClosed) {
+  scaling::mpmc_queue<int> empty{2};
+  scaling::mpmc_queue<int> full{1};
+  ASSERT_TRUE(full.try_push(0));
+  std::atomic<int> closed{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 2; ++i) {
+    threads.emplace_back([&] {
+      if (empty.pop_for(std::chrono::hours::max()).closed()) closed.fetch_add(1);
+    });
+    threads.emplace_back([&] {
+      if (full.push_until(1, std::chrono::steady_clock::time_point::max()) ==
+          scaling::wait_status::closed)
+        closed.fetch_add(1);
+    });
+  }
+  while (empty.sleeping_consumers() < 2 || full.sleeping_producers() < 2)
+    std::this_thread::yield();
+  empty.close();
+  full.close();
+  for (auto& t : threads)
+    t.join();
+  EXPECT_EQ(closed.load(), 4);
+  // Closed: pushes report it, pops drain first.
+  EXPECT_EQ(full.push_for(2, std::chrono::hours::max()), scaling::wait_status::closed);
+  const auto last = full.pop_for(std::chrono::hours::max());
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(*last, 0);
+  EXPECT_EQ(full.pop_for(std::chrono::hours::max()).status(), scaling::wait_status::closed);
+}
+
+TEST(MpmcQueue, TimedPopIsWokenByAPushAndTimedPushByAPop) {
+  scaling::mpmc_queue<int> q{1};
+  std::thread consumer([&] {
+    const auto r = q.pop_for(std::chrono::hours::max());
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(*r, 1);
+  });
+  while (q.sleeping_consumers() == 0)
+    std::this_thread::yield();
+  ASSERT_TRUE(q.push(1));
+  consumer.join();
+  ASSERT_TRUE(q.push(2));
+  std::thread producer(
+      [&] { EXPECT_EQ(q.push_for(3, std::chrono::hours::max()), scaling::wait_status::ready); });
+  while (q.sleeping_producers() == 0)
+    std::this_thread::yield();
+  EXPECT_EQ(q.pop(), 2);
+  producer.join();
+  EXPECT_EQ(q.pop(), 3);
+}
+
+// Many producers and consumers, blocking and bounded calls mixed (timeouts short enough to
+// expire often): the sum of what is popped is exactly the sum of what was pushed.
+TEST(MpmcQueue, SumIsExactWithTimedPopsAndPushesMixedIn) {
+  using namespace std::chrono_literals;
+  scaling::mpmc_queue<std::uint64_t> q{4};
+  constexpr int per = sanitized ? 3'000 : 20'000;
+  constexpr int producers = 3;
+  constexpr int consumers = 4;
+  std::atomic<std::uint64_t> sum{0};
+  std::atomic<std::uint64_t> timeouts{0};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < consumers; ++c) {
+    threads.emplace_back([&, c] {
+      std::uint64_t mine = 0;
+      for (std::uint64_t n = 0;; ++n) {
+        if (c % 2 == 0 && n % 2 == 0) {
+          const auto r = (n % 4 == 0) ? q.pop_for(std::chrono::microseconds(n % 50))
+                                      : q.pop_for(1s, std::stop_token{});
+          if (r) {
+            mine += *r;
+          } else if (r.closed()) {
+            break;
+          } else {
+            timeouts.fetch_add(1);
+          }
+        } else {
+          auto item = q.pop();
+          if (!item) break;
+          mine += *item;
+        }
+      }
+      sum.fetch_add(mine);
+    });
+  }
+  std::vector<std::thread> producer_threads;
+  for (int p = 0; p < producers; ++p) {
+    producer_threads.emplace_back([&q, p] {
+      for (int i = 1; i <= per; ++i) {
+        const auto item = static_cast<std::uint64_t>(i);
+        if ((i + p) % 2 == 0) {
+          ASSERT_TRUE(q.push(item));
+        } else {
+          while (q.push_for(item, std::chrono::microseconds(i % 30)) !=
+                 scaling::wait_status::ready) {
+          }
+        }
+      }
+    });
+  }
+  for (auto& t : producer_threads)
+    t.join();
+  q.close();
+  for (auto& t : threads)
+    t.join();
+  EXPECT_EQ(sum.load(), std::uint64_t(producers) * std::uint64_t(per) * std::uint64_t(per + 1) / 2);
+  EXPECT_EQ(q.sleeping_consumers(), 0U);
+  EXPECT_EQ(q.sleeping_producers(), 0U);
 }
 
 }  // namespace

@@ -180,8 +180,6 @@ class async_queue {
       }
       list.spots.push_back(spot);
     }
-    auto slot = self.get_cancellation_state().slot();
-    if (slot.is_connected()) slot.template emplace<detail::cancel_to_spot>(spot);
     const unsigned pending = spot->park(self);
     if (pending != 0) unregister(list, spot);
     return pending;
@@ -197,14 +195,18 @@ class async_queue {
       if (!started) {
         started = true;
         self.reset_cancellation_state([](boost::asio::cancellation_type t) { return t; });
+        spot = std::make_shared<detail::parking_spot>();
+        detail::connect_cancellation(self, spot);
         // Hop to the handler's executor: never complete inside the initiating call.
         auto executor = self.get_executor();
         boost::asio::post(executor, [s = std::move(self)]() mutable { s(0u); });
         return;
       }
+      detail::connect_cancellation(self, spot);
+      reasons |= spot->take(detail::wake_cancelled);
       for (;;) {
         if ((reasons & detail::wake_cancelled) != 0) {
-          if (spot) q->unregister(q->pop_waiters_, spot);
+          q->unregister(q->pop_waiters_, spot);
           if (!q->queue_.empty()) q->after_push();  // pass on a wake-up we may have taken
           self.complete(boost::asio::error::operation_aborted, T{});
           return;
@@ -219,7 +221,6 @@ class async_queue {
           self.complete(boost::asio::error::eof, T{});
           return;
         }
-        if (!spot) spot = std::make_shared<detail::parking_spot>();
         spot->clear(detail::wake_ready);
         auto keep = spot;
         const auto* queue = &q->queue_;
@@ -241,13 +242,18 @@ class async_queue {
       if (!started) {
         started = true;
         self.reset_cancellation_state([](boost::asio::cancellation_type t) { return t; });
+        spot = std::make_shared<detail::parking_spot>();
+        detail::connect_cancellation(self, spot);
+        // Hop to the handler's executor: never complete inside the initiating call.
         auto executor = self.get_executor();
         boost::asio::post(executor, [s = std::move(self)]() mutable { s(0u); });
         return;
       }
+      detail::connect_cancellation(self, spot);
+      reasons |= spot->take(detail::wake_cancelled);
       for (;;) {
         if ((reasons & detail::wake_cancelled) != 0) {
-          if (spot) q->unregister(q->push_waiters_, spot);
+          q->unregister(q->push_waiters_, spot);
           if (q->queue_.size() < q->queue_.capacity()) q->after_pop();
           self.complete(boost::asio::error::operation_aborted);
           return;
@@ -261,7 +267,6 @@ class async_queue {
           self.complete({});
           return;
         }
-        if (!spot) spot = std::make_shared<detail::parking_spot>();
         spot->clear(detail::wake_ready);
         auto keep = spot;
         const auto* queue = &q->queue_;

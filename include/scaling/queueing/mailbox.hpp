@@ -17,15 +17,19 @@
 //   inbox.connect("bob", [&](const auto& e) { show(e.body); (void)inbox.ack("bob", e.seq); });
 //   inbox.disconnect("bob");                             // later sends are stored again
 //   std::size_t backlog = inbox.pending("bob");          // queue length: the health metric
+//   auto r = inbox.send_for("bob", "hi", 0, 50ms);        // overflow_policy::block, bounded
 //
 // Ordering: within a lane, a recipient receives messages in send order (for one sender, and in
 // the order sends were accepted across senders). A reconnect re-sends unacked messages first,
 // in the same order. Deliveries to one recipient never run concurrently.
 // Thread safety: every member may be called from any thread (one internal mutex; sinks run
 // outside it, so a sink may call ack, send or disconnect).
+// Blocking: under overflow_policy::block, send() waits for room; send_for / send_until bound
+// the wait (and take a std::stop_token), returning a scaling::wait_result<send_status>.
 // Complexity: send, ack O(log n) for n stored messages of that recipient.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -35,11 +39,13 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stop_token>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include <scaling/core/deadline.hpp>
 #include <scaling/core/error.hpp>
 #include <scaling/core/hash.hpp>
 
@@ -72,7 +78,8 @@ struct envelope {
   Message body;
 };
 
-struct mailbox_metrics {
+// A snapshot of the mailbox's counters and gauges.
+struct mailbox_stats {
   std::uint64_t sent = 0;         // accepted sends
   std::uint64_t delivered = 0;    // hand-offs to a sink, resends included
   std::uint64_t redelivered = 0;  // resends after a reconnect
@@ -83,6 +90,8 @@ struct mailbox_metrics {
   std::size_t online = 0;       // connected recipients
   std::size_t max_backlog = 0;  // the largest per-recipient queue length now
 };
+
+using mailbox_metrics [[deprecated("use mailbox_stats")]] = mailbox_stats;
 
 template <class Recipient, class Message, class Hash = scaling::hash<>>
 requires std::copy_constructible<Message> && std::equality_comparable<Recipient> &&
@@ -111,31 +120,50 @@ class mailbox {
   // Throws: scaling::invalid_argument if lane >= lanes.
   // Blocks: under overflow_policy::block, while the recipient is full.
   send_status send(const Recipient& to, Message body, std::uint8_t lane = 0) {
-    if (lane >= options_.lanes)
-      detail::throw_invalid_argument("scaling::mailbox::send", "lane", "must be < lanes", lane);
+    check_lane(lane);
     std::unique_lock lock{mutex_};
-    box* b = &box_for(to);
-    while (!closed_ && b->count >= options_.max_pending) {
-      if (options_.overflow == overflow_policy::reject) {
-        ++rejected_;
-        return send_status::rejected;
-      }
-      if (options_.overflow == overflow_policy::drop_oldest) {
-        drop_oldest(*b);
-        break;
-      }
-      space_.wait(lock);
-      b = &box_for(to);  // the map may have rehashed while we slept
-    }
-    if (closed_) return send_status::closed;
-    const std::uint64_t seq = ++b->last_seq;
-    b->lanes[lane].emplace(seq, std::move(body));
-    ++b->count;
-    ++stored_;
-    ++sent_;
-    if (!b->online) return send_status::stored;
-    pump(to, lock);
-    return send_status::delivered;
+    const auto [status, sent] = send_locked(lock, to, body, lane, std::nullopt, nullptr);
+    (void)status;  // without a deadline or a stop token the wait ends only in ready or closed
+    return sent;
+  }
+
+  // send() with a bounded wait for room (only overflow_policy::block ever waits): until
+  // `timeout` has passed (nanoseconds::max() or hours::max(): forever), `deadline`, or `stop`
+  // is requested.
+  //
+  // Returns: ready with delivered, stored or rejected (as send()); wait_status::closed (no
+  //   value) if the mailbox is or becomes closed; timed_out or stopped if no room was made in
+  //   time (nothing was sent).
+  // Throws: scaling::invalid_argument if lane >= lanes.
+  template <class Rep, class Period>
+  [[nodiscard]] wait_result<send_status> send_for(const Recipient& to, Message body,
+                                                  std::uint8_t lane,
+                                                  std::chrono::duration<Rep, Period> timeout) {
+    return send_until(to, std::move(body), lane,
+                      deadline_after(std::chrono::steady_clock{}, timeout));
+  }
+  template <class Rep, class Period>
+  [[nodiscard]] wait_result<send_status> send_for(const Recipient& to, Message body,
+                                                  std::uint8_t lane,
+                                                  std::chrono::duration<Rep, Period> timeout,
+                                                  std::stop_token stop) {
+    return send_until(to, std::move(body), lane,
+                      deadline_after(std::chrono::steady_clock{}, timeout), std::move(stop));
+  }
+  [[nodiscard]] wait_result<send_status> send_until(
+      const Recipient& to, Message body, std::uint8_t lane,
+      std::chrono::steady_clock::time_point deadline) {
+    check_lane(lane);
+    std::unique_lock lock{mutex_};
+    return to_result(send_locked(lock, to, body, lane, deadline, nullptr));
+  }
+  [[nodiscard]] wait_result<send_status> send_until(const Recipient& to, Message body,
+                                                    std::uint8_t lane,
+                                                    std::chrono::steady_clock::time_point deadline,
+                                                    std::stop_token stop) {
+    check_lane(lane);
+    std::unique_lock lock{mutex_};
+    return to_result(send_locked(lock, to, body, lane, deadline, &stop));
   }
 
   // Marks `who` online with `sink` as its connection, and flushes what is stored for it
@@ -186,13 +214,19 @@ class mailbox {
     return true;
   }
 
-  // Refuses later sends and wakes blocked senders. Stored messages stay deliverable.
+  // Refuses later sends (they return send_status::closed) and wakes blocked senders. Stored
+  // messages stay deliverable. Idempotent.
   void close() {
     {
       std::lock_guard lock{mutex_};
       closed_ = true;
     }
     space_.notify_all();
+  }
+
+  [[nodiscard]] bool closed() const {
+    std::lock_guard lock{mutex_};
+    return closed_;
   }
 
   // The number of messages stored for `who` (delivered-unacked included): its queue length.
@@ -222,9 +256,9 @@ class mailbox {
     return out;
   }
 
-  [[nodiscard]] mailbox_metrics metrics() const {
+  [[nodiscard]] mailbox_stats stats() const {
     std::lock_guard lock{mutex_};
-    mailbox_metrics m;
+    mailbox_stats m;
     m.sent = sent_;
     m.delivered = delivered_;
     m.redelivered = redelivered_;
@@ -239,6 +273,8 @@ class mailbox {
     }
     return m;
   }
+
+  [[deprecated("use stats()")]] [[nodiscard]] mailbox_stats metrics() const { return stats(); }
 
  private:
   struct hasher {
@@ -259,6 +295,58 @@ class mailbox {
     bool online = false;
     bool delivering = false;  // a thread is running this recipient's sink
   };
+
+  void check_lane(std::uint8_t lane) const {
+    if (lane >= options_.lanes)
+      detail::throw_invalid_argument("scaling::mailbox::send", "lane", "must be < lanes", lane);
+  }
+
+  static wait_result<send_status> to_result(std::pair<wait_status, send_status> r) {
+    if (r.first == wait_status::ready) return wait_result<send_status>{std::in_place, r.second};
+    return wait_result<send_status>{r.first};
+  }
+
+  // The body of every send: waits for room under overflow_policy::block (until `deadline` or
+  // `stop`, when given), stores, and delivers if the recipient is online.
+  std::pair<wait_status, send_status> send_locked(
+      std::unique_lock<std::mutex>& lock, const Recipient& to, Message& body, std::uint8_t lane,
+      std::optional<std::chrono::steady_clock::time_point> deadline, const std::stop_token* stop) {
+    box* b = &box_for(to);
+    const auto room = [&] { return closed_ || box_for(to).count < options_.max_pending; };
+    while (!closed_ && b->count >= options_.max_pending) {
+      if (options_.overflow == overflow_policy::reject) {
+        ++rejected_;
+        return {wait_status::ready, send_status::rejected};
+      }
+      if (options_.overflow == overflow_policy::drop_oldest) {
+        drop_oldest(*b);
+        break;
+      }
+      if (stop != nullptr && stop->stop_requested())
+        return {wait_status::stopped, send_status::rejected};
+      if (deadline && std::chrono::steady_clock::now() >= *deadline)
+        return {wait_status::timed_out, send_status::rejected};
+      if (stop != nullptr && deadline) {
+        (void)space_.wait_until(lock, *stop, *deadline, room);
+      } else if (stop != nullptr) {
+        (void)space_.wait(lock, *stop, room);
+      } else if (deadline) {
+        (void)space_.wait_until(lock, *deadline, room);
+      } else {
+        space_.wait(lock, room);
+      }
+      b = &box_for(to);  // the map may have rehashed while we slept
+    }
+    if (closed_) return {wait_status::closed, send_status::closed};
+    const std::uint64_t seq = ++b->last_seq;
+    b->lanes[lane].emplace(seq, std::move(body));
+    ++b->count;
+    ++stored_;
+    ++sent_;
+    if (!b->online) return {wait_status::ready, send_status::stored};
+    pump(to, lock);
+    return {wait_status::ready, send_status::delivered};
+  }
 
   box& box_for(const Recipient& who) {
     auto it = boxes_.find(who);
@@ -319,7 +407,7 @@ class mailbox {
 
   mailbox_options options_;
   mutable std::mutex mutex_;
-  std::condition_variable space_;
+  std::condition_variable_any space_;
   std::unordered_map<Recipient, box, hasher> boxes_;
   std::uint64_t sent_ = 0;
   std::uint64_t delivered_ = 0;

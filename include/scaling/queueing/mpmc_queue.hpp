@@ -4,7 +4,9 @@
 // consumers take tickets and each slot carries a sequence number ("turn") telling whose turn
 // it is. The non-blocking calls (`try_push`, `try_emplace`, `try_pop`) are lock-free; the
 // blocking calls (`push`, `emplace`, `pop`) spin briefly, then sleep on a C++20 atomic wait
-// and are woken only when someone actually sleeps. `close()` wakes every sleeper.
+// and are woken only when someone actually sleeps. The bounded waits (`push_for`, `push_until`,
+// `pop_for`, `pop_until`, with optional std::stop_token) do the same but sleep on a condition
+// variable, since atomics have no timed wait. `close()` wakes every sleeper.
 //
 // When to pick it: an in-process hand-off between threads with a hard memory bound and
 // backpressure (producers block or see `false` when full). Pick `work_queue` instead when a
@@ -15,12 +17,13 @@
 //   std::jthread consumer{[&] { while (auto m = q.pop()) handle(*m); }};
 //   if (!q.try_push("fast path")) { /* full: shed or retry */ }
 //   (void)q.push("waits for space");       // false only if the queue was closed
+//   auto r = q.pop_for(50ms);              // wait_result: ready, timed_out, stopped, closed
 //   q.close();                             // pop() returns nullopt once drained
 //
 // Thread safety: every member may be called concurrently from any number of threads.
 // Complexity: O(1) per operation; try_* are lock-free (a CAS loop on the head or tail ticket).
 // Memory: one cache line per slot (at least), plus six lines of counters (head, tail, four wait
-// words).
+// words) and the timed waiters' mutex and condition variables.
 //
 // Algorithm (the Vyukov bounded queue, with rigtorp's turn encoding so any capacity >= 1
 // works, capacity 1 included):
@@ -32,22 +35,33 @@
 //   3. Sleeping: a blocked thread registers in a waiter count, reads an epoch word, re-checks
 //      the tickets and sleeps on the epoch. The other side bumps the epoch and notifies only
 //      when the waiter count is non-zero, so an uncontended hand-off never makes a system call.
+//   4. Timed sleeping: atomic wait has no timeout, so a bounded wait registers in the same
+//      waiter count (keeping the other side's fast path a single load) and also in a timed
+//      count, then re-checks the tickets and sleeps on a condition variable under a side
+//      mutex. The other side, having seen a waiter, looks at the timed count too and, when it
+//      is non-zero, bumps a side epoch under the mutex and notifies the condition variable.
+//      The mutex is touched only when a timed waiter sleeps.
 // References: D. Vyukov, "Bounded MPMC queue" (1024cores.net); E. Rigtorp, MPMCQueue.
 #pragma once
 
 #include <atomic>
 #include <bit>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <optional>
+#include <stop_token>
 #include <thread>
 #include <type_traits>
 #include <utility>
 
 #include <scaling/core/config.hpp>
+#include <scaling/core/deadline.hpp>
 #include <scaling/core/error.hpp>
 
 // Tuning of the blocking calls: busy-wait attempts, then yielding attempts, before sleeping.
@@ -203,14 +217,91 @@ class mpmc_queue {
     }
   }
 
+  // Bounded waits. push_for / push_until queue a copy of (or move) `value`, sleeping while the
+  // queue is full, until the deadline passes (a duration saturates: nanoseconds::max() or
+  // hours::max() is forever) or `stop` is requested.
+  //
+  // Returns: ready (queued), closed (the queue is or became closed), timed_out or stopped;
+  //   unless ready nothing was queued, and a moved-from `value` is left untouched.
+  // Throws: whatever T's copy constructor throws (queue unchanged).
+  template <class Rep, class Period>
+  [[nodiscard]] wait_status push_for(
+      const T& value,
+      std::chrono::duration<Rep, Period> timeout) requires std::is_copy_constructible_v<T> {
+    return push_until(value, deadline_after(std::chrono::steady_clock{}, timeout));
+  }
+  template <class Rep, class Period>
+  [[nodiscard]] wait_status push_for(T&& value, std::chrono::duration<Rep, Period> timeout) {
+    return push_until(std::move(value), deadline_after(std::chrono::steady_clock{}, timeout));
+  }
+  template <class Rep, class Period>
+  [[nodiscard]] wait_status push_for(
+      const T& value, std::chrono::duration<Rep, Period> timeout,
+      std::stop_token stop) requires std::is_copy_constructible_v<T> {
+    return push_until(value, deadline_after(std::chrono::steady_clock{}, timeout), std::move(stop));
+  }
+  template <class Rep, class Period>
+  [[nodiscard]] wait_status push_for(T&& value, std::chrono::duration<Rep, Period> timeout,
+                                     std::stop_token stop) {
+    return push_until(std::move(value), deadline_after(std::chrono::steady_clock{}, timeout),
+                      std::move(stop));
+  }
+  [[nodiscard]] wait_status push_until(
+      const T& value,
+      std::chrono::steady_clock::time_point deadline) requires std::is_copy_constructible_v<T> {
+    return copy_then_push(value, deadline, nullptr);
+  }
+  [[nodiscard]] wait_status push_until(T&& value, std::chrono::steady_clock::time_point deadline) {
+    return timed_emplace(deadline, nullptr, std::move(value));
+  }
+  [[nodiscard]] wait_status push_until(
+      const T& value, std::chrono::steady_clock::time_point deadline,
+      std::stop_token stop) requires std::is_copy_constructible_v<T> {
+    return copy_then_push(value, deadline, &stop);
+  }
+  [[nodiscard]] wait_status push_until(T&& value, std::chrono::steady_clock::time_point deadline,
+                                       std::stop_token stop) {
+    return timed_emplace(deadline, &stop, std::move(value));
+  }
+
+  // pop_for / pop_until take the front element, sleeping while the queue is empty, until the
+  // deadline passes (saturating, as push_for) or `stop` is requested. An element that is there
+  // is taken even when the deadline has passed (pop_for(0s) is a try_pop that says why not).
+  //
+  // Returns: the element (ready), or no value and closed (closed and drained), timed_out or
+  //   stopped.
+  template <class Rep, class Period>
+  [[nodiscard]] wait_result<T> pop_for(std::chrono::duration<Rep, Period> timeout) {
+    return pop_until(deadline_after(std::chrono::steady_clock{}, timeout));
+  }
+  template <class Rep, class Period>
+  [[nodiscard]] wait_result<T> pop_for(std::chrono::duration<Rep, Period> timeout,
+                                       std::stop_token stop) {
+    return pop_until(deadline_after(std::chrono::steady_clock{}, timeout), std::move(stop));
+  }
+  [[nodiscard]] wait_result<T> pop_until(std::chrono::steady_clock::time_point deadline) {
+    return timed_pop(deadline, nullptr);
+  }
+  [[nodiscard]] wait_result<T> pop_until(std::chrono::steady_clock::time_point deadline,
+                                         std::stop_token stop) {
+    return timed_pop(deadline, &stop);
+  }
+
   // Closes the queue: later pushes fail, pops drain what is queued and then return nullopt.
-  // Every sleeping producer and consumer wakes. Idempotent.
+  // Every sleeping producer and consumer wakes, timed ones included. Idempotent.
   void close() noexcept {
     tail_.value.fetch_or(closed_bit, std::memory_order_seq_cst);
     not_empty_.value.fetch_add(1, std::memory_order_seq_cst);
     not_empty_.value.notify_all();
     not_full_.value.fetch_add(1, std::memory_order_seq_cst);
     not_full_.value.notify_all();
+    {
+      std::lock_guard lock{timed_.mutex};
+      ++timed_.not_empty_epoch;
+      ++timed_.not_full_epoch;
+    }
+    timed_.not_empty.notify_all();
+    timed_.not_full.notify_all();
   }
 
   [[nodiscard]] bool closed() const noexcept {
@@ -229,7 +320,8 @@ class mpmc_queue {
   [[nodiscard]] bool empty() const noexcept { return size() == 0; }
   [[nodiscard]] size_type capacity() const noexcept { return capacity_; }
 
-  // The number of threads sleeping (or about to sleep) in pop() / push(): a monitoring figure.
+  // The number of threads sleeping (or about to sleep) in the blocking and bounded pops /
+  // pushes: a monitoring figure.
   [[nodiscard]] std::uint32_t sleeping_consumers() const noexcept {
     return pop_waiters_.value.load(std::memory_order_relaxed);
   }
@@ -294,6 +386,17 @@ class mpmc_queue {
     std::atomic<std::uint32_t> value{0};
   };
 
+  // Bounded waits sleep here (step 4). Only touched when a timed waiter is registered.
+  struct alignas(cache_line_size) timed_waiters {
+    std::atomic<std::uint32_t> pops{0};    // timed consumers registered (also in pop_waiters_)
+    std::atomic<std::uint32_t> pushes{0};  // timed producers registered (also in push_waiters_)
+    std::mutex mutex;
+    std::uint64_t not_empty_epoch = 0;  // under mutex
+    std::uint64_t not_full_epoch = 0;   // under mutex
+    std::condition_variable_any not_empty;
+    std::condition_variable_any not_full;
+  };
+
   static_assert(sizeof(slot) % cache_line_size == 0 && alignof(slot) == cache_line_size,
                 "each slot owns whole cache lines, so neighbours never false-share");
   static_assert(sizeof(ticket_counter) == cache_line_size &&
@@ -327,10 +430,7 @@ class mpmc_queue {
                                               std::memory_order_relaxed)) {
           s.construct(std::forward<Args>(args)...);
           s.turn.store(want + 1, std::memory_order_release);
-          if (pop_waiters_.value.load(std::memory_order_seq_cst) != 0) {
-            not_empty_.value.fetch_add(1, std::memory_order_seq_cst);
-            not_empty_.value.notify_one();
-          }
+          if (pop_waiters_.value.load(std::memory_order_seq_cst) != 0) wake_consumer();
           return true;
         }
       } else if (turn < want) {
@@ -357,10 +457,7 @@ class mpmc_queue {
           take(s.value());
           s.destroy();
           s.turn.store(want + 1, std::memory_order_release);
-          if (push_waiters_.value.load(std::memory_order_seq_cst) != 0) {
-            not_full_.value.fetch_add(1, std::memory_order_seq_cst);
-            not_full_.value.notify_one();
-          }
+          if (push_waiters_.value.load(std::memory_order_seq_cst) != 0) wake_producer();
           return true;
         }
       } else if (turn < want) {
@@ -402,6 +499,140 @@ class mpmc_queue {
     }
   }
 
+  // Called after a push that saw a sleeping consumer: wakes one sleeping on the atomic and,
+  // if a timed one is registered, one sleeping on the condition variable (an extra wake-up is
+  // harmless; a missing one is not). Kept out of line (and cold) so the fast path of
+  // try_push / try_pop stays as small as before the timed waits existed: inlined, this code
+  // made the compiler save registers on every call.
+  [[gnu::cold, gnu::noinline]] void wake_consumer() noexcept {
+    not_empty_.value.fetch_add(1, std::memory_order_seq_cst);
+    not_empty_.value.notify_one();
+    if (timed_.pops.load(std::memory_order_seq_cst) != 0) {
+      {
+        std::lock_guard lock{timed_.mutex};
+        ++timed_.not_empty_epoch;
+      }
+      timed_.not_empty.notify_one();
+    }
+  }
+  [[gnu::cold, gnu::noinline]] void wake_producer() noexcept {
+    not_full_.value.fetch_add(1, std::memory_order_seq_cst);
+    not_full_.value.notify_one();
+    if (timed_.pushes.load(std::memory_order_seq_cst) != 0) {
+      {
+        std::lock_guard lock{timed_.mutex};
+        ++timed_.not_full_epoch;
+      }
+      timed_.not_full.notify_one();
+    }
+  }
+
+  // A bounded wait's pause: false once the deadline passed or a stop was requested.
+  static bool may_wait(std::chrono::steady_clock::time_point deadline,
+                       const std::stop_token* stop) noexcept {
+    if (stop != nullptr && stop->stop_requested()) return false;
+    return std::chrono::steady_clock::now() < deadline;
+  }
+
+  // Why may_wait() said no.
+  static wait_status why_not(const std::stop_token* stop) noexcept {
+    if (stop != nullptr && stop->stop_requested()) return wait_status::stopped;
+    return wait_status::timed_out;
+  }
+
+  // Sleeps on `cv` until `epoch` moves, the deadline passes or a stop is requested.
+  static void sleep_on(std::condition_variable_any& cv, std::unique_lock<std::mutex>& lock,
+                       const std::uint64_t& epoch, std::chrono::steady_clock::time_point deadline,
+                       const std::stop_token* stop) {
+    const std::uint64_t seen = epoch;
+    const auto moved = [&epoch, seen] { return epoch != seen; };
+    if (stop != nullptr) {
+      (void)cv.wait_until(lock, *stop, deadline, moved);
+    } else {
+      (void)cv.wait_until(lock, deadline, moved);
+    }
+  }
+
+  wait_status copy_then_push(const T& value, std::chrono::steady_clock::time_point deadline,
+                             const std::stop_token* stop) {
+    if constexpr (std::is_nothrow_copy_constructible_v<T>) {
+      return timed_emplace(deadline, stop, value);
+    } else {
+      T copy(value);
+      return timed_emplace(deadline, stop, std::move(copy));
+    }
+  }
+
+  // emplace_nothrow with a deadline and a stop token (the algorithm's step 4).
+  template <class... Args>
+  wait_status timed_emplace(std::chrono::steady_clock::time_point deadline,
+                            const std::stop_token* stop, Args&&... args) {
+    for (backoff wait;;) {
+      if (try_emplace_nothrow(std::forward<Args>(args)...)) return wait_status::ready;
+      if (closed()) return wait_status::closed;
+      if (!may_wait(deadline, stop) || !wait.next()) break;
+    }
+    for (;;) {
+      if (try_emplace_nothrow(std::forward<Args>(args)...)) return wait_status::ready;
+      if (closed()) return wait_status::closed;
+      if (!may_wait(deadline, stop)) return why_not(stop);
+      std::unique_lock lock{timed_.mutex};
+      timed_.pushes.fetch_add(1, std::memory_order_seq_cst);
+      push_waiters_.value.fetch_add(1, std::memory_order_seq_cst);
+      const std::uint64_t tail = tail_.value.load(std::memory_order_seq_cst);
+      const std::uint64_t head = head_.value.load(std::memory_order_seq_cst);
+      const bool room = head >= (tail & ~closed_bit) || (tail & ~closed_bit) - head < capacity_;
+      if ((tail & closed_bit) == 0 && !room) {
+        sleep_on(timed_.not_full, lock, timed_.not_full_epoch, deadline, stop);
+      }
+      push_waiters_.value.fetch_sub(1, std::memory_order_relaxed);
+      timed_.pushes.fetch_sub(1, std::memory_order_relaxed);
+      if (room) {
+        lock.unlock();
+        std::this_thread::yield();  // room is being made by a consumer mid-move
+      }
+    }
+  }
+
+  // pop() with a deadline and a stop token (the algorithm's step 4).
+  wait_result<T> timed_pop(std::chrono::steady_clock::time_point deadline,
+                           const std::stop_token* stop) {
+    std::optional<T> result;
+    const auto take = [&result](T& value) noexcept { result.emplace(std::move(value)); };
+    for (backoff wait;;) {
+      if (try_consume(take)) return wait_result<T>{std::in_place, std::move(*result)};
+      if (!may_wait(deadline, stop) || !wait.next()) break;
+    }
+    for (;;) {
+      if (try_consume(take)) return wait_result<T>{std::in_place, std::move(*result)};
+      {
+        const std::uint64_t tail = tail_.value.load(std::memory_order_seq_cst);
+        const std::uint64_t head = head_.value.load(std::memory_order_seq_cst);
+        if ((tail & closed_bit) != 0 && (tail & ~closed_bit) == head)
+          return wait_result<T>{wait_status::closed};
+      }
+      if (!may_wait(deadline, stop)) return wait_result<T>{why_not(stop)};
+      std::unique_lock lock{timed_.mutex};
+      timed_.pops.fetch_add(1, std::memory_order_seq_cst);
+      pop_waiters_.value.fetch_add(1, std::memory_order_seq_cst);
+      // As in pop(): a producer whose tail CAS is ordered before our registration shows up in
+      // these loads; one ordered after it sees both counts and bumps the epoch under the mutex,
+      // which we hold until the wait releases it.
+      const std::uint64_t tail = tail_.value.load(std::memory_order_seq_cst);
+      const std::uint64_t head = head_.value.load(std::memory_order_seq_cst);
+      const bool empty = (tail & ~closed_bit) == head;
+      if (empty && (tail & closed_bit) == 0) {
+        sleep_on(timed_.not_empty, lock, timed_.not_empty_epoch, deadline, stop);
+      }
+      pop_waiters_.value.fetch_sub(1, std::memory_order_relaxed);
+      timed_.pops.fetch_sub(1, std::memory_order_relaxed);
+      if (!empty) {
+        lock.unlock();
+        std::this_thread::yield();  // something is queued or being written: retry
+      }
+    }
+  }
+
   static constexpr unsigned no_shift = std::numeric_limits<unsigned>::max();
 
   ticket_counter head_;
@@ -410,6 +641,7 @@ class mpmc_queue {
   wait_word not_empty_;
   wait_word push_waiters_;
   wait_word not_full_;
+  timed_waiters timed_;
   size_type capacity_;
   unsigned shift_ = no_shift;
   std::unique_ptr<slot[]> slots_;

@@ -4,8 +4,8 @@
 // (queue empty, queue full, nothing to receive) moves its composed-operation object into a
 // `parking_spot`; whoever can make progress for it (a producer, a consumer, a deadline timer,
 // a cancellation handler) calls signal(), which takes the object out and posts it to its own
-// executor. A signal that arrives while the operation is running rather than parked is kept
-// and handed over at the next park(), so no wake-up is lost.
+// executor. A signal that arrives while the operation is running rather than parked (or before
+// it first ran) is kept and handed over at the next park() or take(), so no wake-up is lost.
 //
 // Thread safety: signal() and park() may race from any threads (one small mutex per spot).
 #pragma once
@@ -73,6 +73,15 @@ class parking_spot {
     pending_ &= ~reasons;
   }
 
+  // Takes the pending signals of the given kinds (returns them, and they are no longer pending):
+  // how a running operation learns of a cancellation that arrived before it parked.
+  [[nodiscard]] unsigned take(unsigned reasons) {
+    std::lock_guard lock{mutex_};
+    const unsigned taken = pending_ & reasons;
+    pending_ &= ~reasons;
+    return taken;
+  }
+
  private:
   std::mutex mutex_;
   std::unique_ptr<parked_base> op_;
@@ -88,5 +97,15 @@ struct cancel_to_spot {
     if (auto s = spot.lock()) s->signal(wake_cancelled);
   }
 };
+
+// Connects a composed operation's cancellation slot to `spot`. Called when the operation is
+// initiated, so a signal emitted before the operation first runs is kept in the spot (see
+// parking_spot::take) instead of being lost, and again each time it runs, because
+// async_compose clears the slot on every invocation.
+template <class Self>
+void connect_cancellation(Self& self, const std::shared_ptr<parking_spot>& spot) {
+  auto slot = self.get_cancellation_state().slot();
+  if (slot.is_connected()) slot.template emplace<cancel_to_spot>(spot);
+}
 
 }  // namespace scaling::asio::detail
