@@ -172,7 +172,7 @@ TEST(Advise, MeasuredScalingPointsCapTheReadTier) {
 
 TEST(Advise, FiguresComeWithTheirSources) {
   const auto a = advise(small_site());
-  ASSERT_EQ(a.figures.size(), 8u);
+  ASSERT_EQ(a.figures.size(), 9u);
   EXPECT_EQ(a.figures[0].name, "postgres_read_only");
   EXPECT_EQ(a.figures[0].origin, figure_origin::published);
   EXPECT_FALSE(a.figures[0].source.empty());

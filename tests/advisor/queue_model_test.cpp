@@ -67,6 +67,14 @@ TEST(PlanServers, UtilizationThenLatency) {
   // p99 of the service alone is ln(100) / mu = 46 ms: a 40 ms objective is out of reach.
   p = plan_servers(280, 100, 0.7, 0.040);
   EXPECT_EQ(p.limited_by, plan_limit::unreachable);
+  // Nodes that run 4 requests at once: 4 workers at 25/s each, so a read takes 40 ms and the
+  // plan counts whole nodes of 4 servers (M/M/12 with 3 nodes at 0.93 is over the target).
+  p = plan_servers(280, 100, 0.7, 0.0, 4);
+  EXPECT_EQ(p.servers, 4u);
+  EXPECT_NEAR(p.utilization, 0.7, 1e-12);
+  const mmc workers{280, 25, 16};
+  EXPECT_NEAR(p.p99_response, workers.response_percentile(0.99), 1e-12);
+  EXPECT_THROW((void)plan_servers(280, 100, 0.7, 0.0, 0), std::invalid_argument);
   EXPECT_THROW((void)plan_servers(-1, 100, 0.7, 0), std::invalid_argument);
   EXPECT_THROW((void)plan_servers(1, 100, 1.0, 0), std::invalid_argument);
 }

@@ -175,10 +175,14 @@ struct node_capacities {
   node_figure network = figures::node_network;                // a server's NIC
   node_figure consumer = figures::queue_consumer;             // one queue consumer's rate
   node_figure entry_overhead = figures::cache_entry_overhead;
+  node_figure db_workers = figures::db_workers;               // reads a server runs at once
 
-  [[nodiscard]] std::array<const node_figure*, 8> all() const noexcept {
-    return {&read_node, &write_node,   &cache_node, &cache_memory,
-            &db_storage, &network, &consumer,   &entry_overhead};
+  [[nodiscard]] std::array<const node_figure*, 9> all() const noexcept {
+    return {&read_node, &write_node, &cache_node,     &cache_memory, &db_storage,
+            &network,   &consumer,   &entry_overhead, &db_workers};
+  }
+  [[nodiscard]] std::size_t workers() const noexcept {
+    return static_cast<std::size_t>(std::max(1.0, std::round(db_workers.value)));
   }
 };
 
@@ -539,12 +543,12 @@ template <std::unsigned_integral I>
 
   const double cache_capacity_reads = n.read_node.value * u;
   const bool read_bound = remaining_reads > cache_capacity_reads;
+  // Would the database servers the utilization target asks for miss the p99 objective?
   const bool slo_tight =
       remaining_reads > 0 &&
-      mmc{remaining_reads, n.read_node.value,
-          std::max<std::size_t>(
-              1, static_cast<std::size_t>(std::ceil(remaining_reads / cache_capacity_reads)))}
-              .response_percentile(0.99) > w.latency_slo_s;
+      plan_servers(remaining_reads / w.regions, n.read_node.value, u, w.latency_slo_s,
+                   n.workers())
+              .limited_by != plan_limit::utilization;
   const bool db_network_bound = remaining_reads * w.object_bytes > n.network.value * u;
   if (!strong && (read_bound || slo_tight || db_network_bound)) {
     const double cache_reads = remaining_reads;
@@ -589,7 +593,7 @@ template <std::unsigned_integral I>
 
   // Replicas: M/M/c on the reads that reach the database, in each region.
   const double per_region = remaining_reads / w.regions;
-  num_.replicas = plan_servers(per_region, n.read_node.value, u, w.latency_slo_s);
+  num_.replicas = plan_servers(per_region, n.read_node.value, u, w.latency_slo_s, n.workers());
   num_.replicas_per_region = num_.replicas.servers;
   const std::size_t total_replicas = num_.replicas.servers * w.regions;
   if (!w.scaling_points.empty()) {
@@ -606,7 +610,8 @@ template <std::unsigned_integral I>
     a.notes.push_back("the p99 objective of " + detail::ms(w.latency_slo_s) +
                       " is below what one " + std::string(n.read_node.name) +
                       " server answers in with no queue at all (p99 of its service time " +
-                      detail::ms(std::log(100.0) / n.read_node.value) +
+                      detail::ms(std::log(100.0) * static_cast<double>(n.workers()) /
+                                 n.read_node.value) +
                       "): cache, or use faster servers");
   if (num_.replicas.servers > 1) {
     pattern_step s{pattern::read_replicas};
@@ -629,8 +634,8 @@ template <std::unsigned_integral I>
                       "lose the last asynchronous writes; a lagging replica serves stale data "
                       "unless taken out of rotation";
     s.operations = num(total_replicas) + " database servers answering reads (1 primary + " +
-                   num(total_replicas - 1) +
-                   " replicas); monitor replay lag (pg_stat_replication), per-replica load and "
+                   num(total_replicas - 1) + (total_replicas == 2 ? " replica" : " replicas") +
+                   "); monitor replay lag (pg_stat_replication), per-replica load and "
                    "latency, and failover readiness";
     a.patterns.push_back(std::move(s));
   }
@@ -670,6 +675,13 @@ template <std::unsigned_integral I>
     s.failure_modes = "a poison message redelivered forever (dead-letter it); consumers that "
                       "fall behind grow the backlog; duplicates after a redelivery (make "
                       "consumers idempotent)";
+    const double drain_rate = static_cast<double>(num_.queue_consumers) * n.consumer.value;
+    if (drain_rate > primaries_carry)
+      a.notes.push_back("draining within " + detail::duration_words(w.drain_target_s) +
+                        " has the consumers write " + num(drain_rate) + "/s, more than the " +
+                        num(primaries_carry) + "/s the primaries carry at the target: " +
+                        num(shards_for_writes(drain_rate, n.write_node.value, u)) +
+                        " shards, or a longer drain target");
     s.operations = "a broker (or Redis Streams) with replication, and " +
                    num(num_.queue_consumers) +
                    " consumers; monitor queue depth, age of the oldest message, consumer lag, "

@@ -85,25 +85,32 @@ inline constexpr node_figure postgres_durable_writes{
     "REFERENCE-CASES.md (PostgreSQL, durable commits bound by fsync)", figure_origin::published};
 inline constexpr node_figure cache_node_memory{
     "cache_node_memory", 64.0 * (1ull << 30), "bytes", "usable RAM for values on one cache server",
-    "assumption: no published figure; override with your instance size",
+    "no published figure; override with your instance size",
     figure_origin::assumption};
 inline constexpr node_figure db_node_storage{
     "db_node_storage", 2.0 * (1ull << 40), "bytes",
     "data one database server holds comfortably (disk, backups, vacuum headroom)",
-    "assumption: no published figure; override with your instance size",
+    "no published figure; override with your instance size",
     figure_origin::assumption};
 inline constexpr node_figure node_network{
     "node_network", 1.25e9, "bytes/s", "a 10 Gbit/s NIC",
-    "assumption: a common server NIC; override with yours", figure_origin::assumption};
+    "a common server NIC; override with yours", figure_origin::assumption};
 inline constexpr node_figure queue_consumer{
     "queue_consumer", 1'000, "messages/s", "one consumer doing a small database write per message",
-    "assumption: no published figure; measure one consumer and override",
+    "no published figure; measure one consumer and override",
+    figure_origin::assumption};
+// Requests a database server works on at once (its cores): the 350K/s of postgres_read_only
+// is spread over them, so one read takes workers / rate (0.18 ms) and the queueing model sees
+// a node as that many servers (M/M/c with c = nodes x workers).
+inline constexpr node_figure db_workers{
+    "db_workers", 64, "workers", "concurrent reads one database server runs (its cores)",
+    "no published figure for the pgbench run; a large 2016 server had 64 to 88 hardware threads",
     figure_origin::assumption};
 // Bytes a cache spends per entry beyond key and value (dictionary slot, object header,
 // expiry, LRU links): a few tens of bytes in Redis and memcached.
 inline constexpr node_figure cache_entry_overhead{
     "cache_entry_overhead", 64, "bytes", "per entry beyond the key and value",
-    "assumption: Redis and memcached spend a few tens of bytes per item",
+    "Redis and memcached spend a few tens of bytes per item",
     figure_origin::assumption};
 
 }  // namespace figures

@@ -12,7 +12,8 @@
 //     P(W > t) = C exp(-(c mu - lambda) t), and the response-time (wait + service) percentile
 //     from its exact distribution;
 //   - `plan_servers`: the fewest servers that keep utilization at or below a target AND the
-//     p99 response time within a latency objective (the advisor's read replicas);
+//     p99 response time within a latency objective (the advisor's read replicas), a server
+//     being one or more workers (cores) sharing the queue;
 //   - `burst`: a fluid model of a queue fed above its service rate for a while: the depth it
 //     reaches, the time it takes to drain, and the consumers needed to drain within a target.
 //
@@ -21,8 +22,8 @@
 // clients; real traffic is burstier, so treat the waits as a floor), exponential service, and
 // one shared queue (a balancer that sends each request to a free server: least-outstanding-
 // requests approaches it; random or round-robin routing over c servers behaves like c separate
-// M/M/1 queues and waits longer). A node is one server whose rate is its measured throughput:
-// its internal parallelism is folded into mu.
+// M/M/1 queues and waits longer). A node that runs k requests at once is k servers at a k-th
+// of its measured throughput each (`plan_servers`' workers_per_node).
 //
 //   scaling::advisor::mmc q{.arrival_rate = 200, .service_rate = 100, .servers = 3};
 //   double p = q.wait_probability();                // C(3, 2.0) = 0.4444
@@ -143,14 +144,19 @@ struct server_plan {
   double p99_response = 0;  // seconds
 };
 
-// The fewest servers (each at `service_rate` per second) that carry `arrival_rate` with
-// utilization <= `utilization_target` and a p99 response time <= `p99_objective` seconds (a
-// non-finite or zero objective means none). When the objective is unreachable even with no
-// waiting (P(service > objective) > 1%), the plan is the utilization one, marked unreachable.
+// The fewest servers (nodes, each carrying `service_rate` per second) that carry
+// `arrival_rate` with utilization <= `utilization_target` and a p99 response time <=
+// `p99_objective` seconds (a non-finite or zero objective means none). A node runs
+// `workers_per_node` requests at once, each at service_rate / workers_per_node: the queue is
+// M/M/c with c = servers x workers_per_node (1 models a node as one fast server). When the
+// objective is unreachable even with no waiting (P(service > objective) > 1%), the plan is the
+// utilization one, marked unreachable.
 // Throws: scaling::invalid_argument if a rate is not finite and > 0 (arrival_rate may be 0),
-// utilization_target is not in (0, 1), or the plan would exceed `max_servers`.
+// utilization_target is not in (0, 1), workers_per_node is 0, or the plan would exceed
+// `max_servers`.
 [[nodiscard]] inline server_plan plan_servers(double arrival_rate, double service_rate,
                                               double utilization_target, double p99_objective,
+                                              std::size_t workers_per_node = 1,
                                               std::size_t max_servers = 1'000'000) {
   constexpr auto who = "scaling::advisor::plan_servers";
   if (!(arrival_rate >= 0.0) || !std::isfinite(arrival_rate))
@@ -160,13 +166,17 @@ struct server_plan {
   if (!(utilization_target > 0.0 && utilization_target < 1.0))
     scaling::detail::throw_invalid_argument(who, "utilization_target", "must be in (0, 1)",
                                    utilization_target);
+  if (workers_per_node == 0)
+    scaling::detail::throw_invalid_argument(who, "workers_per_node", "must be >= 1",
+                                            workers_per_node);
   const double need = arrival_rate / (service_rate * utilization_target);
+  const double worker_rate = service_rate / static_cast<double>(workers_per_node);
   auto servers = static_cast<std::size_t>(std::max(1.0, std::ceil(need - 1e-9)));
   if (servers > max_servers)
     scaling::detail::throw_invalid_argument(who, "arrival_rate", "needs more servers than max_servers",
                                    arrival_rate);
   auto fill = [&](std::size_t c, plan_limit limit) {
-    const mmc q{arrival_rate, service_rate, c};
+    const mmc q{arrival_rate, worker_rate, c * workers_per_node};
     server_plan p;
     p.servers = c;
     p.limited_by = limit;
@@ -181,7 +191,7 @@ struct server_plan {
   if (!(p99_objective > 0.0) || !std::isfinite(p99_objective) || plan.p99_response <= p99_objective)
     return plan;
   // With no wait at all the response is the service time: P(S > t) = exp(-mu t).
-  if (std::exp(-service_rate * p99_objective) > 0.01) {
+  if (std::exp(-worker_rate * p99_objective) > 0.01) {
     plan.limited_by = plan_limit::unreachable;
     return plan;
   }
