@@ -12,7 +12,6 @@
 // flags' names with '_' for '-' (see --help); unknown keys are errors. Bad input: a message
 // naming the field and the value, exit status 2.
 #include <CLI/CLI.hpp>
-#include <boost/json/src.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -23,6 +22,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <boost/json/src.hpp>
 
 #include <scaling/advisor.hpp>
 
@@ -85,9 +86,12 @@ std::map<std::string, std::optional<double> inputs::*> numeric_fields() {
           {"db_workers", &inputs::db_workers}};
 }
 std::map<std::string, std::optional<std::string> inputs::*> text_fields() {
-  return {{"consistency", &inputs::consistency}, {"complexity", &inputs::complexity},
-          {"content", &inputs::content},         {"cache_policy", &inputs::cache_policy},
-          {"hit_curve_file", &inputs::hit_curve_file}, {"as_of", &inputs::as_of}};
+  return {{"consistency", &inputs::consistency},
+          {"complexity", &inputs::complexity},
+          {"content", &inputs::content},
+          {"cache_policy", &inputs::cache_policy},
+          {"hit_curve_file", &inputs::hit_curve_file},
+          {"as_of", &inputs::as_of}};
 }
 
 std::string flag_of(std::string field) {
@@ -96,7 +100,9 @@ std::string flag_of(std::string field) {
   return "--" + field;
 }
 
-std::string json_text(const json::value& v) { return json::serialize(v); }
+std::string json_text(const json::value& v) {
+  return json::serialize(v);
+}
 
 // Reads a workload file into `in` (fields already set by flags win).
 void read_file(const std::string& path, inputs& in) {
@@ -127,7 +133,8 @@ void read_file(const std::string& path, inputs& in) {
         if (!p.is_array() || p.as_array().size() != 2 || !p.as_array()[0].is_number() ||
             !p.as_array()[1].is_number())
           reject(key, json_text(p), "must hold [x, y] pairs of numbers");
-        pairs.emplace_back(p.as_array()[0].to_number<double>(), p.as_array()[1].to_number<double>());
+        pairs.emplace_back(p.as_array()[0].to_number<double>(),
+                           p.as_array()[1].to_number<double>());
       }
       if (key == "hit_ratio_curve" && !in.hit_curve) {
         in.hit_curve.emplace();
@@ -139,9 +146,9 @@ void read_file(const std::string& path, inputs& in) {
           in.scaling_point_list->push_back({n, x});
       }
     } else {
-      reject("--file", key,
-             "holds an unknown key (known: the flags' names with '_' for '-', and "
-             "hit_ratio_curve, scaling_points)");
+      throw bad_input("scaling_advisor: " + path + ": unknown key \"" + key +
+                      "\" (known: the flags' names with '_' for '-', and hit_ratio_curve, "
+                      "scaling_points)");
     }
   }
 }
@@ -232,11 +239,16 @@ built build_workload(const inputs& in) {
   set(in.drain_target_s, w.drain_target_s);
   if (in.consistency) {
     const auto& c = *in.consistency;
-    if (c == "strong") w.consistency.level = adv::consistency_level::strong;
-    else if (c == "read-your-writes") w.consistency.level = adv::consistency_level::read_your_writes;
-    else if (c == "bounded") w.consistency.level = adv::consistency_level::bounded_staleness;
-    else if (c == "eventual") w.consistency.level = adv::consistency_level::eventual;
-    else reject("consistency", c, "must be strong, read-your-writes, bounded or eventual");
+    if (c == "strong")
+      w.consistency.level = adv::consistency_level::strong;
+    else if (c == "read-your-writes")
+      w.consistency.level = adv::consistency_level::read_your_writes;
+    else if (c == "bounded")
+      w.consistency.level = adv::consistency_level::bounded_staleness;
+    else if (c == "eventual")
+      w.consistency.level = adv::consistency_level::eventual;
+    else
+      reject("consistency", c, "must be strong, read-your-writes, bounded or eventual");
   }
   if (in.max_staleness_s) {
     w.consistency.max_staleness_s = *in.max_staleness_s;
@@ -246,26 +258,38 @@ built build_workload(const inputs& in) {
     reject("max_staleness_s", "nothing", "must be given with --consistency bounded");
   if (in.complexity) {
     const auto& c = *in.complexity;
-    if (c == "low") w.complexity = adv::complexity_budget::low;
-    else if (c == "medium") w.complexity = adv::complexity_budget::medium;
-    else if (c == "high") w.complexity = adv::complexity_budget::high;
-    else reject("complexity", c, "must be low, medium or high");
+    if (c == "low")
+      w.complexity = adv::complexity_budget::low;
+    else if (c == "medium")
+      w.complexity = adv::complexity_budget::medium;
+    else if (c == "high")
+      w.complexity = adv::complexity_budget::high;
+    else
+      reject("complexity", c, "must be low, medium or high");
   }
   if (in.content) {
-    if (*in.content == "shared") w.content = adv::content_scope::shared;
-    else if (*in.content == "per-user") w.content = adv::content_scope::per_user;
-    else reject("content", *in.content, "must be shared or per-user");
+    if (*in.content == "shared")
+      w.content = adv::content_scope::shared;
+    else if (*in.content == "per-user")
+      w.content = adv::content_scope::per_user;
+    else
+      reject("content", *in.content, "must be shared or per-user");
   }
   if (in.cache_policy) {
-    if (*in.cache_policy == "lru") w.cache_policy = adv::cache_policy_model::lru;
-    else if (*in.cache_policy == "static-top") w.cache_policy = adv::cache_policy_model::static_top;
-    else reject("cache_policy", *in.cache_policy, "must be lru or static-top");
+    if (*in.cache_policy == "lru")
+      w.cache_policy = adv::cache_policy_model::lru;
+    else if (*in.cache_policy == "static-top")
+      w.cache_policy = adv::cache_policy_model::static_top;
+    else
+      reject("cache_policy", *in.cache_policy, "must be lru or static-top");
   }
   std::optional<std::vector<adv::hit_ratio_point>> curve = in.hit_curve;
   if (in.hit_curve_file) curve = read_hit_curve(*in.hit_curve_file);
   if (curve) w.hit_curve = adv::hit_ratio_curve{*curve};
-  if (in.scaling_points) w.scaling_points = parse_points(*in.scaling_points);
-  else if (in.scaling_point_list) w.scaling_points = *in.scaling_point_list;
+  if (in.scaling_points)
+    w.scaling_points = parse_points(*in.scaling_points);
+  else if (in.scaling_point_list)
+    w.scaling_points = *in.scaling_point_list;
   if (!w.scaling_points.empty()) (void)adv::fit_usl(w.scaling_points);  // names a bad point
 
   auto node = [](const char* field, const std::optional<double>& v, adv::node_figure& f) {
@@ -381,26 +405,40 @@ json::object level_json(const adv::advice_level& l, const adv::workload& w,
   return o;
 }
 
+// Whole numbers print as integers (1000000, not 1E6).
+void tidy(json::value& v) {
+  if (v.is_double()) {
+    const double d = v.get_double();
+    if (d == std::floor(d) && std::abs(d) < 9007199254740992.0) v = static_cast<std::int64_t>(d);
+  } else if (v.is_array()) {
+    for (auto& x : v.get_array())
+      tidy(x);
+  } else if (v.is_object()) {
+    for (auto& kv : v.get_object())
+      tidy(kv.value());
+  }
+}
+
 void print_json(const adv::advice& a, const adv::workload& w,
                 const std::optional<std::chrono::sys_days>& as_of) {
   json::object root;
-  root["workload"] = json::object{
-      {"reads_per_s", w.reads_per_s},
-      {"writes_per_s", w.writes_per_s},
-      {"keys", w.keys},
-      {"zipf_s", w.zipf_s},
-      {"object_bytes", w.object_bytes},
-      {"content", std::string(adv::to_string(w.content))},
-      {"data_bytes", w.data_bytes},
-      {"monthly_growth", w.monthly_growth},
-      {"consistency", std::string(adv::to_string(w.consistency.level))},
-      {"latency_slo_ms", w.latency_slo_s * 1e3},
-      {"regions", w.regions},
-      {"complexity", std::string(adv::to_string(w.complexity))},
-      {"target_hit_ratio", w.target_hit_ratio},
-      {"hit_model", w.hit_curve ? "measured curve"
-                    : w.cache_policy == adv::cache_policy_model::lru ? "che_lru"
-                                                                     : "static_top"}};
+  root["workload"] =
+      json::object{{"reads_per_s", w.reads_per_s},
+                   {"writes_per_s", w.writes_per_s},
+                   {"keys", w.keys},
+                   {"zipf_s", w.zipf_s},
+                   {"object_bytes", w.object_bytes},
+                   {"content", std::string(adv::to_string(w.content))},
+                   {"data_bytes", w.data_bytes},
+                   {"monthly_growth", w.monthly_growth},
+                   {"consistency", std::string(adv::to_string(w.consistency.level))},
+                   {"latency_slo_ms", w.latency_slo_s * 1e3},
+                   {"regions", w.regions},
+                   {"complexity", std::string(adv::to_string(w.complexity))},
+                   {"target_hit_ratio", w.target_hit_ratio},
+                   {"hit_model", w.hit_curve                                      ? "measured curve"
+                                 : w.cache_policy == adv::cache_policy_model::lru ? "che_lru"
+                                                                                  : "static_top"}};
   root["consistency_cost"] = a.consistency_cost;
   json::array figs;
   for (const auto& f : a.figures)
@@ -419,7 +457,9 @@ void print_json(const adv::advice& a, const adv::workload& w,
   for (const auto& p : a.progression)
     prog.emplace_back(p);
   root["progression"] = std::move(prog);
-  std::cout << json::serialize(root) << "\n";
+  json::value doc = std::move(root);
+  tidy(doc);
+  std::cout << json::serialize(doc) << "\n";
 }
 
 void print_text(const adv::advice& a, const adv::workload& w,
@@ -468,12 +508,12 @@ void print_text(const adv::advice& a, const adv::workload& w,
               << "), cache servers " << n.cache_nodes;
     if (w.content == adv::content_scope::shared)
       std::cout << ", CDN edge offload " << fixed(n.cdn_offload, 3);
-    std::cout << "; database reads " << num(n.db_reads_per_s)
-              << "/s on " << n.replicas.servers * w.regions << " read servers (utilization "
+    std::cout << "; database reads " << num(n.db_reads_per_s) << "/s on "
+              << n.replicas.servers * w.regions << " read servers (utilization "
               << fixed(n.replicas.utilization, 2) << ", p99 wait "
               << adv::detail::ms(n.replicas.p99_wait) << ", p99 response "
-              << adv::detail::ms(n.replicas.p99_response) << "); shards " << n.shards
-              << " (writes " << n.shards_for_writes << ", data " << n.shards_for_data << ": "
+              << adv::detail::ms(n.replicas.p99_response) << "); shards " << n.shards << " (writes "
+              << n.shards_for_writes << ", data " << n.shards_for_data << ": "
               << bytes(n.data_at_horizon_bytes) << " in " << num(w.horizon_months)
               << " months), full in " << adv::detail::months_words(n.layout.months);
     if (as_of && std::isfinite(n.layout.months))

@@ -54,8 +54,7 @@ TEST(Advise, ASmallSiteIsStageOneAndGrowsIntoTheProgression) {
   EXPECT_TRUE(hundred.applies(pattern::sharding));
   EXPECT_EQ(hundred.stage, 4);
   ASSERT_EQ(a.progression.size(), 2u);
-  EXPECT_EQ(a.progression[1].rfind("at 100x: stage 4, bound by storage; we'd add sharding", 0),
-            0u)
+  EXPECT_EQ(a.progression[1].rfind("at 100x: stage 4, bound by storage; we'd add sharding", 0), 0u)
       << a.progression[1];
 }
 
@@ -194,12 +193,14 @@ TEST(Advise, BadFieldsAreNamedWithTheirValues) {
   };
   workload w = small_site();
   w.reads_per_s = -5;
-  EXPECT_EQ(message(w), "reads_per_s | scaling::advisor::workload: reads_per_s must be a finite "
-                        "number >= 0 (got -5)");
+  EXPECT_EQ(message(w),
+            "reads_per_s | scaling::advisor::workload: reads_per_s must be a finite "
+            "number >= 0 (got -5)");
   w = small_site();
   w.target_hit_ratio = 1.0;
-  EXPECT_EQ(message(w), "target_hit_ratio | scaling::advisor::workload: target_hit_ratio must be "
-                        "in [0, 1) (got 1)");
+  EXPECT_EQ(message(w),
+            "target_hit_ratio | scaling::advisor::workload: target_hit_ratio must be "
+            "in [0, 1) (got 1)");
   w = small_site();
   w.zipf_s = 5;
   EXPECT_EQ(message(w), "zipf_s | scaling::advisor::workload: zipf_s must be in [0, 4] (got 5)");

@@ -30,7 +30,7 @@ struct reference_point {
 
 // REFERENCE-CASES.md, "Capacity models": LRU simulation, N = 100,000 Zipf items.
 const std::vector<reference_point> reference = {
-    {0.6, 1'000, 0.0536}, {0.6, 10'000, 0.2521}, {0.8, 1'000, 0.2043}, {0.8, 10'000, 0.4687},
+    {0.6, 1'000, 0.0536}, {0.6, 10'000, 0.2521}, {0.8, 1'000, 0.2043},  {0.8, 10'000, 0.4687},
     {1.0, 100, 0.2898},   {1.0, 1'000, 0.5062},  {1.0, 10'000, 0.7373},
 };
 
@@ -77,9 +77,9 @@ TEST(CheApproximation, GroupedSumsMatchExactSumsWithin1e6) {
     double s;
     double capacity;
   };
-  for (const auto& p : {point{100'000, 0.6, 5'000}, point{100'000, 0.8, 100},
-                        point{100'000, 1.0, 50'000}, point{100'000, 1.2, 5'000},
-                        point{1'000'000, 0.9, 20'000}}) {
+  for (const auto& p :
+       {point{100'000, 0.6, 5'000}, point{100'000, 0.8, 100}, point{100'000, 1.0, 50'000},
+        point{100'000, 1.2, 5'000}, point{1'000'000, 0.9, 20'000}}) {
     const zipf_popularity pop{p.n, p.s};
     EXPECT_NEAR(che_lru_hit_ratio(pop, p.capacity), exact_che(p.n, p.s, p.capacity), 1e-6)
         << "n " << p.n << " s " << p.s << " C " << p.capacity;
@@ -169,10 +169,10 @@ TEST(HitRatioModel, SizeForInvertsHitRatio) {
 TEST(HitRatioCurve, InterpolatesInLogSizeAndNeverExtrapolates) {
   // The shape tools/cache_replay prints (here in ratios, not percent).
   const hit_ratio_curve curve{{{1'000, 0.20}, {10'000, 0.50}, {100'000, 0.70}}};
-  EXPECT_NEAR(curve.hit_ratio(500), 0.10, 1e-12);           // linear from (0, 0)
+  EXPECT_NEAR(curve.hit_ratio(500), 0.10, 1e-12);  // linear from (0, 0)
   EXPECT_NEAR(curve.hit_ratio(10'000), 0.50, 1e-12);
   EXPECT_NEAR(curve.hit_ratio(std::sqrt(1e3 * 1e4)), 0.35, 1e-12);  // halfway in log size
-  EXPECT_NEAR(curve.hit_ratio(1e7), 0.70, 1e-12);           // stays at the last point
+  EXPECT_NEAR(curve.hit_ratio(1e7), 0.70, 1e-12);                   // stays at the last point
   EXPECT_NEAR(*curve.size_for(0.35), std::sqrt(1e3 * 1e4), 1e-6);
   EXPECT_NEAR(*curve.size_for(0.1), 500, 1e-9);
   EXPECT_FALSE(curve.size_for(0.8).has_value());

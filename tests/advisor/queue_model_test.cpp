@@ -24,7 +24,7 @@ TEST(ErlangC, ReferenceVectors) {
   EXPECT_NEAR(erlang_c(4, 2.5), 0.3199, 5e-5);
   EXPECT_NEAR(erlang_c(5, 2.5), 0.1304, 5e-5);
   EXPECT_NEAR(erlang_c(10, 8.0), 0.4092, 5e-5);
-  EXPECT_EQ(erlang_c(2, 2.0), 1.0);  // saturated
+  EXPECT_EQ(erlang_c(2, 2.0), 1.0);           // saturated
   EXPECT_NEAR(erlang_c(1, 0.5), 0.5, 1e-12);  // M/M/1: P(wait) = rho
   EXPECT_NEAR(erlang_b(1, 1.0), 0.5, 1e-12);
 }
@@ -81,8 +81,8 @@ TEST(PlanServers, UtilizationThenLatency) {
 
 TEST(Burst, BacklogDrainAndConsumers) {
   // 10x a 1,000/s base for 60 s, consumers at 500/s each.
-  const scaling::advisor::burst b{.base_rate = 1'000, .burst_rate = 10'000, .duration = 60,
-                                  .consumer_rate = 500};
+  const scaling::advisor::burst b{
+      .base_rate = 1'000, .burst_rate = 10'000, .duration = 60, .consumer_rate = 500};
   EXPECT_DOUBLE_EQ(b.backlog(4), 8'000.0 * 60);
   EXPECT_DOUBLE_EQ(b.drain_time(4), 8'000.0 * 60 / 1'000);
   EXPECT_EQ(b.drain_time(2), std::numeric_limits<double>::infinity());
@@ -106,7 +106,8 @@ TEST(Mmc, PredictsTheLabStationWithin5Percent) {
   const std::size_t c = 3;
   scaling::lab::simulation sim{42};
   scaling::lab::station st{
-      sim, {.name = "replicas", .servers = c, .service = scaling::lab::distribution::exponential(10ms)}};
+      sim,
+      {.name = "replicas", .servers = c, .service = scaling::lab::distribution::exponential(10ms)}};
   scaling::lab::poisson_arrivals load{sim, lambda, [&] { st.submit([](const auto&) {}); }};
   load.start();
   sim.run_for(std::chrono::seconds{200});

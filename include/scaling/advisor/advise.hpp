@@ -175,7 +175,7 @@ struct node_capacities {
   node_figure network = figures::node_network;                // a server's NIC
   node_figure consumer = figures::queue_consumer;             // one queue consumer's rate
   node_figure entry_overhead = figures::cache_entry_overhead;
-  node_figure db_workers = figures::db_workers;               // reads a server runs at once
+  node_figure db_workers = figures::db_workers;  // reads a server runs at once
 
   [[nodiscard]] std::array<const node_figure*, 9> all() const noexcept {
     return {&read_node, &write_node, &cache_node,     &cache_memory, &db_storage,
@@ -254,8 +254,7 @@ inline void validate(const workload& w) {
     scaling::detail::throw_invalid_argument(who, "utilization_target", "must be in (0, 1)",
                                             w.utilization_target);
   if (!(w.fill_target > 0.0 && w.fill_target <= 1.0))
-    scaling::detail::throw_invalid_argument(who, "fill_target", "must be in (0, 1]",
-                                            w.fill_target);
+    scaling::detail::throw_invalid_argument(who, "fill_target", "must be in (0, 1]", w.fill_target);
   non_negative("horizon_months", w.horizon_months);
   if (!(w.burst_multiple >= 1.0) || !std::isfinite(w.burst_multiple))
     scaling::detail::throw_invalid_argument(who, "burst_multiple", "must be a finite number >= 1",
@@ -288,18 +287,18 @@ struct capacity_numbers {
   double predicted_hit_ratio = 0;  // of the application cache at cache_items
   double cache_items = 0;          // items for the target hit ratio (or the curve's reach)
   double cache_memory_bytes = 0;
-  std::size_t cache_nodes = 0;     // for memory and for request rate
-  double cdn_offload = 0;          // an edge server's hit ratio
-  double db_reads_per_s = 0;       // reads reaching the database after the CDN and the cache
-  server_plan replicas;            // database servers answering reads (1 = the primary alone)
+  std::size_t cache_nodes = 0;  // for memory and for request rate
+  double cdn_offload = 0;       // an edge server's hit ratio
+  double db_reads_per_s = 0;    // reads reaching the database after the CDN and the cache
+  server_plan replicas;         // database servers answering reads (1 = the primary alone)
   std::size_t replicas_per_region = 0;
   std::size_t shards = 1;
   std::size_t shards_for_writes = 1;
   std::size_t shards_for_data = 1;
   double data_at_horizon_bytes = 0;
-  runway layout;                   // of `shards` shards
-  std::size_t queue_consumers = 0; // to carry the writes and drain a burst within the target
-  double burst_backlog = 0;        // messages queued at the end of a burst, at that many
+  runway layout;                    // of `shards` shards
+  std::size_t queue_consumers = 0;  // to carry the writes and drain a burst within the target
+  double burst_backlog = 0;         // messages queued at the end of a burst, at that many
   double burst_backlog_bytes = 0;
   std::optional<usl_fit> read_tier_usl;
 };
@@ -315,7 +314,7 @@ struct advice_level {
   std::array<resource_use, 4> resources;
   std::vector<pattern_step> patterns;  // in the order to apply them
   capacity_numbers numbers;
-  std::vector<std::string> notes;      // consistency cost, budget, model limits
+  std::vector<std::string> notes;  // consistency cost, budget, model limits
   [[nodiscard]] bool applies(pattern p) const noexcept {
     return std::any_of(patterns.begin(), patterns.end(),
                        [p](const pattern_step& s) { return s.what == p; });
@@ -323,10 +322,10 @@ struct advice_level {
 };
 
 struct advice {
-  std::vector<advice_level> levels;  // the load given, then each multiple
-  std::string consistency_cost;      // the consistency need, in operational terms
+  std::vector<advice_level> levels;      // the load given, then each multiple
+  std::string consistency_cost;          // the consistency need, in operational terms
   std::vector<std::string> progression;  // "at 10x: ..." lines
-  std::vector<node_figure> figures;  // every per-node figure used, with its source
+  std::vector<node_figure> figures;      // every per-node figure used, with its source
 };
 
 namespace detail {
@@ -449,16 +448,15 @@ template <std::unsigned_integral I>
   a.load_multiple = multiple;
   a.reads_per_s = reads;
   a.writes_per_s = writes;
-  a.access = reads >= 4 * writes   ? access_pattern::read_heavy
-             : writes >= reads ? access_pattern::write_heavy
-                               : access_pattern::mixed;
+  a.access = reads >= 4 * writes ? access_pattern::read_heavy
+             : writes >= reads   ? access_pattern::write_heavy
+                                 : access_pattern::mixed;
 
   // The cache model: the application cache sized for the target, and an edge of one cache
   // server's memory.
-  const hit_ratio_model model = w.hit_curve
-                                    ? hit_ratio_model::measured(*w.hit_curve)
-                                    : hit_ratio_model::zipf(zipf_popularity{w.keys, w.zipf_s},
-                                                            w.cache_policy);
+  const hit_ratio_model model =
+      w.hit_curve ? hit_ratio_model::measured(*w.hit_curve)
+                  : hit_ratio_model::zipf(zipf_popularity{w.keys, w.zipf_s}, w.cache_policy);
   auto& num_ = a.numbers;
   const auto items = model.size_for(w.target_hit_ratio);
   if (items) {
@@ -485,17 +483,15 @@ template <std::unsigned_integral I>
   a.resources[1] = {resource::memory, num_.cache_memory_bytes / n.cache_memory.value,
                     "the " + num(num_.cache_items) + " hottest items (" +
                         fixed(num_.predicted_hit_ratio * 100, 1) + "% of reads) take " +
-                        bytes(num_.cache_memory_bytes) + " against " +
-                        bytes(n.cache_memory.value) + " of one server"};
-  a.resources[2] = {resource::network,
-                    (reads + writes) * w.object_bytes / n.network.value,
+                        bytes(num_.cache_memory_bytes) + " against " + bytes(n.cache_memory.value) +
+                        " of one server"};
+  a.resources[2] = {resource::network, (reads + writes) * w.object_bytes / n.network.value,
                     bytes((reads + writes) * w.object_bytes) + "/s of objects against " +
                         bytes(n.network.value) + "/s of one NIC"};
   a.resources[3] = {resource::storage, std::max(write_ratio, data_ratio),
                     write_ratio >= data_ratio
-                        ? num(writes) + " durable writes/s against " +
-                              num(n.write_node.value) + "/s of one " +
-                              std::string(n.write_node.name) + " primary"
+                        ? num(writes) + " durable writes/s against " + num(n.write_node.value) +
+                              "/s of one " + std::string(n.write_node.name) + " primary"
                         : bytes(data_horizon) + " of data in " + num(w.horizon_months) +
                               " months against " + bytes(n.db_storage.value) + " of one server"};
   const auto binding = std::max_element(
@@ -511,9 +507,8 @@ template <std::unsigned_integral I>
   const std::string ttl_words =
       w.consistency.level == consistency_level::bounded_staleness
           ? "a TTL of at most " + num(w.consistency.max_staleness_s) + " s"
-      : w.consistency.level == consistency_level::read_your_writes
-          ? "delete-on-write plus a TTL"
-          : "a TTL";
+      : w.consistency.level == consistency_level::read_your_writes ? "delete-on-write plus a TTL"
+                                                                   : "a TTL";
 
   // 2-3. The patterns, in the order of the seed's progression.
   const bool network_bound = a.resources[2].ratio > u;
@@ -528,15 +523,17 @@ template <std::unsigned_integral I>
                                     "/s exceed one NIC at the target"
                               : std::string{}) +
                ": an edge of " + bytes(n.cache_memory.value) + " holds " + num(edge_objects) +
-               " objects and serves " + fixed(num_.cdn_offload * 100, 1) +
-               "% of reads, leaving " + num(origin) + "/s for the origin";
+               " objects and serves " + fixed(num_.cdn_offload * 100, 1) + "% of reads, leaving " +
+               num(origin) + "/s for the origin";
     s.consistency = "edge copies live for " + ttl_words +
                     "; purges are asynchronous, so a changed object can be served stale until "
                     "its purge lands (versioned URLs avoid it)";
-    s.failure_modes = "a purge storm or a cold POP sends the misses to the origin at once; an "
-                      "origin outage shows through unless stale-if-error serves old copies";
-    s.operations = "a CDN contract or POP servers; monitor offload (hit ratio) per POP, origin "
-                   "request rate, purge latency, 5xx at the edge";
+    s.failure_modes =
+        "a purge storm or a cold POP sends the misses to the origin at once; an "
+        "origin outage shows through unless stale-if-error serves old copies";
+    s.operations =
+        "a CDN contract or POP servers; monitor offload (hit ratio) per POP, origin "
+        "request rate, purge latency, 5xx at the edge";
     a.patterns.push_back(std::move(s));
     remaining_reads = origin;
   }
@@ -546,44 +543,43 @@ template <std::unsigned_integral I>
   // Would the database servers the utilization target asks for miss the p99 objective?
   const bool slo_tight =
       remaining_reads > 0 &&
-      plan_servers(remaining_reads / w.regions, n.read_node.value, u, w.latency_slo_s,
-                   n.workers())
+      plan_servers(remaining_reads / w.regions, n.read_node.value, u, w.latency_slo_s, n.workers())
               .limited_by != plan_limit::utilization;
   const bool db_network_bound = remaining_reads * w.object_bytes > n.network.value * u;
   if (!strong && (read_bound || slo_tight || db_network_bound)) {
     const double cache_reads = remaining_reads;
     // Enough cache servers for the items (memory), the request rate and the bytes (NIC).
-    num_.cache_nodes = std::max(
-        {static_cast<std::size_t>(
-             std::ceil(num_.cache_memory_bytes / (n.cache_memory.value * w.fill_target))),
-         static_cast<std::size_t>(std::ceil(cache_reads / (n.cache_node.value * u))),
-         static_cast<std::size_t>(
-             std::ceil(cache_reads * w.object_bytes / (n.network.value * u)))});
+    num_.cache_nodes =
+        std::max({static_cast<std::size_t>(
+                      std::ceil(num_.cache_memory_bytes / (n.cache_memory.value * w.fill_target))),
+                  static_cast<std::size_t>(std::ceil(cache_reads / (n.cache_node.value * u))),
+                  static_cast<std::size_t>(
+                      std::ceil(cache_reads * w.object_bytes / (n.network.value * u)))});
     num_.cache_nodes = std::max<std::size_t>(1, num_.cache_nodes);
     pattern_step s{pattern::application_cache};
-    s.reason = num(cache_reads) + " reads/s" +
-               (read_bound ? " exceed one database server at the target (" +
-                                 num(cache_capacity_reads) + "/s)"
-                : db_network_bound
-                    ? " (" + bytes(cache_reads * w.object_bytes) + "/s) exceed one NIC at the target"
-                    : " would miss the p99 objective of " + detail::ms(w.latency_slo_s)) +
-               "; a cache of " + num(num_.cache_items) + " items (" +
-               bytes(num_.cache_memory_bytes) + ") hits " +
-               fixed(num_.predicted_hit_ratio * 100, 1) + "% (" +
-               (w.hit_curve ? std::string("measured curve")
-                            : std::string(w.cache_policy == cache_policy_model::lru
-                                              ? "Che's LRU approximation, Zipf s = "
-                                              : "static top-C bound, Zipf s = ") +
-                                  fixed(w.zipf_s, 2) + " over " + num(w.keys) + " keys") +
-               ")";
+    s.reason =
+        num(cache_reads) + " reads/s" +
+        (read_bound
+             ? " exceed one database server at the target (" + num(cache_capacity_reads) + "/s)"
+         : db_network_bound
+             ? " (" + bytes(cache_reads * w.object_bytes) + "/s) exceed one NIC at the target"
+             : " would miss the p99 objective of " + detail::ms(w.latency_slo_s)) +
+        "; a cache of " + num(num_.cache_items) + " items (" + bytes(num_.cache_memory_bytes) +
+        ") hits " + fixed(num_.predicted_hit_ratio * 100, 1) + "% (" +
+        (w.hit_curve ? std::string("measured curve")
+                     : std::string(w.cache_policy == cache_policy_model::lru
+                                       ? "Che's LRU approximation, Zipf s = "
+                                       : "static top-C bound, Zipf s = ") +
+                           fixed(w.zipf_s, 2) + " over " + num(w.keys) + " keys") +
+        ")";
     s.consistency = "cache entries live for " + ttl_words +
                     "; a write racing a read miss can put an old value back (delete after the "
                     "write, and keep TTLs short)";
-    s.failure_modes = "a cold or flushed cache sends every read to the database (warm it, or "
-                      "coalesce misses with single-flight); a hot key overloads one cache node; "
-                      "expiry stampedes";
-    s.operations = num(num_.cache_nodes) + " cache servers (" +
-                   std::string(n.cache_node.name) +
+    s.failure_modes =
+        "a cold or flushed cache sends every read to the database (warm it, or "
+        "coalesce misses with single-flight); a hot key overloads one cache node; "
+        "expiry stampedes";
+    s.operations = num(num_.cache_nodes) + " cache servers (" + std::string(n.cache_node.name) +
                    "); monitor hit ratio, evictions, memory, per-node request rate and the "
                    "database's read rate behind the cache";
     a.patterns.push_back(std::move(s));
@@ -602,25 +598,24 @@ template <std::unsigned_integral I>
     if (static_cast<double>(num_.replicas.servers) > peak)
       a.notes.push_back("the read tier's measured scaling peaks at " + fixed(peak, 1) +
                         " servers (USL sigma " + fixed(num_.read_tier_usl->law.sigma, 3) +
-                        ", kappa " + fixed(num_.read_tier_usl->law.kappa, 5) + "): " +
-                        num(num_.replicas.servers) +
+                        ", kappa " + fixed(num_.read_tier_usl->law.kappa, 5) +
+                        "): " + num(num_.replicas.servers) +
                         " replicas would lower throughput; shard the reads instead");
   }
   if (num_.replicas.limited_by == plan_limit::unreachable)
-    a.notes.push_back("the p99 objective of " + detail::ms(w.latency_slo_s) +
-                      " is below what one " + std::string(n.read_node.name) +
-                      " server answers in with no queue at all (p99 of its service time " +
-                      detail::ms(std::log(100.0) * static_cast<double>(n.workers()) /
-                                 n.read_node.value) +
-                      "): cache, or use faster servers");
+    a.notes.push_back(
+        "the p99 objective of " + detail::ms(w.latency_slo_s) + " is below what one " +
+        std::string(n.read_node.name) +
+        " server answers in with no queue at all (p99 of its service time " +
+        detail::ms(std::log(100.0) * static_cast<double>(n.workers()) / n.read_node.value) +
+        "): cache, or use faster servers");
   if (num_.replicas.servers > 1) {
     pattern_step s{pattern::read_replicas};
     s.reason = num(per_region) + " reads/s reach the database" +
                (w.regions > 1 ? " in each region" : std::string{}) + ": " +
-               num(num_.replicas.servers) + " servers at " +
-               fixed(num_.replicas.utilization, 2) + " utilization (M/M/c: P(wait) " +
-               fixed(num_.replicas.wait_probability, 3) + ", mean wait " +
-               detail::ms(num_.replicas.mean_wait) + ", p99 wait " +
+               num(num_.replicas.servers) + " servers at " + fixed(num_.replicas.utilization, 2) +
+               " utilization (M/M/c: P(wait) " + fixed(num_.replicas.wait_probability, 3) +
+               ", mean wait " + detail::ms(num_.replicas.mean_wait) + ", p99 wait " +
                detail::ms(num_.replicas.p99_wait) + ", p99 response " +
                detail::ms(num_.replicas.p99_response) + ")" +
                (num_.replicas.limited_by == plan_limit::latency
@@ -630,9 +625,10 @@ template <std::unsigned_integral I>
                              "write, and every write waits for the slowest replica"
                            : "asynchronous replicas lag the primary (replication lag); "
                              "read-your-writes reads go to the primary after a write";
-    s.failure_modes = "lag grows under long transactions or replica overload; a failover can "
-                      "lose the last asynchronous writes; a lagging replica serves stale data "
-                      "unless taken out of rotation";
+    s.failure_modes =
+        "lag grows under long transactions or replica overload; a failover can "
+        "lose the last asynchronous writes; a lagging replica serves stale data "
+        "unless taken out of rotation";
     s.operations = num(total_replicas) + " database servers answering reads (1 primary + " +
                    num(total_replicas - 1) + (total_replicas == 2 ? " replica" : " replicas") +
                    "); monitor replay lag (pg_stat_replication), per-replica load and "
@@ -653,16 +649,17 @@ template <std::unsigned_integral I>
   num_.queue_consumers = writes > 0 ? b.consumers_to_drain_within(w.drain_target_s) : 0;
   num_.burst_backlog = writes > 0 ? b.backlog(num_.queue_consumers) : 0;
   num_.burst_backlog_bytes = num_.burst_backlog * w.object_bytes;
-  const double primaries_carry =
-      static_cast<double>(num_.shards) * n.write_node.value * u;
+  const double primaries_carry = static_cast<double>(num_.shards) * n.write_node.value * u;
   const bool burst_over = w.burst_s > 0 && writes * w.burst_multiple > primaries_carry;
   if (burst_over) {
     pattern_step s{pattern::message_queue};
     const burst at_primaries{writes, writes * w.burst_multiple, w.burst_s, primaries_carry};
     s.reason = "peaks of " + num(writes * w.burst_multiple) + " writes/s (" +
                num(w.burst_multiple) + "x for " + detail::duration_words(w.burst_s) +
-               ") exceed the " + num(primaries_carry) + "/s the primaries carry: queued, "
-               "they back up to " + num(at_primaries.backlog(1)) + " messages (" +
+               ") exceed the " + num(primaries_carry) +
+               "/s the primaries carry: queued, "
+               "they back up to " +
+               num(at_primaries.backlog(1)) + " messages (" +
                bytes(at_primaries.backlog(1) * w.object_bytes) + ") and drain in " +
                detail::duration_words(at_primaries.drain_time(1)) + "; " +
                num(num_.queue_consumers) + " consumers at " + num(n.consumer.value) +
@@ -672,9 +669,10 @@ template <std::unsigned_integral I>
                            : "a queued write becomes visible when consumed: reads lag by the "
                              "queue's depth; read-your-writes needs the writer to see its own "
                              "pending writes";
-    s.failure_modes = "a poison message redelivered forever (dead-letter it); consumers that "
-                      "fall behind grow the backlog; duplicates after a redelivery (make "
-                      "consumers idempotent)";
+    s.failure_modes =
+        "a poison message redelivered forever (dead-letter it); consumers that "
+        "fall behind grow the backlog; duplicates after a redelivery (make "
+        "consumers idempotent)";
     const double drain_rate = static_cast<double>(num_.queue_consumers) * n.consumer.value;
     if (drain_rate > primaries_carry)
       a.notes.push_back("draining within " + detail::duration_words(w.drain_target_s) +
@@ -706,16 +704,20 @@ template <std::unsigned_integral I>
              num(w.horizon_months) + " months (" + fixed(w.monthly_growth * 100, 1) +
              "% a month from " + bytes(w.data_bytes) + ") need " + num(num_.shards_for_data) +
              " servers at " + fixed(w.fill_target, 2) + " full";
-    if (usl_over) why += (why.empty() ? "" : "; ") + std::string("the read tier passes its USL peak");
+    if (usl_over)
+      why += (why.empty() ? "" : "; ") + std::string("the read tier passes its USL peak");
     s.reason = why + ": " + num(num_.shards) + " shards, which last " +
                detail::months_words(num_.layout.months) + " of data growth and carry " +
                fixed(num_.layout.load_multiple, 2) + "x today's writes";
-    s.consistency = "a transaction or a read that spans shards loses atomicity and isolation; "
-                    "keep what must be consistent together under one shard key";
-    s.failure_modes = "a hot key or a celebrity overloads one shard; cross-shard queries fan "
-                      "out (and their tail latency with them); resharding moves data under "
-                      "load (logical shards mapped onto fewer servers move without re-bucketing)";
-    s.operations = num(num_.shards) + " primaries (each with its replicas); monitor per-shard "
+    s.consistency =
+        "a transaction or a read that spans shards loses atomicity and isolation; "
+        "keep what must be consistent together under one shard key";
+    s.failure_modes =
+        "a hot key or a celebrity overloads one shard; cross-shard queries fan "
+        "out (and their tail latency with them); resharding moves data under "
+        "load (logical shards mapped onto fewer servers move without re-bucketing)";
+    s.operations = num(num_.shards) +
+                   " primaries (each with its replicas); monitor per-shard "
                    "load and size skew, the hottest keys, and rebalancing progress";
     a.patterns.push_back(std::move(s));
   }
@@ -723,16 +725,17 @@ template <std::unsigned_integral I>
   if (w.regions > 1) {
     pattern_step s{pattern::geo_distribution};
     s.reason = "readers in " + num(w.regions) + " regions: a region-local cache and " +
-               num(num_.replicas_per_region) +
-               " read servers in each keep reads inside the region";
+               num(num_.replicas_per_region) + " read servers in each keep reads inside the region";
     s.consistency = strong ? "strong reads across regions need a quorum or the home region: "
                              "a WAN round trip (tens to hundreds of ms) per write"
                            : "writes go to one home region per key and replicate out; other "
                              "regions read copies that lag by the WAN replication delay";
-    s.failure_modes = "a region partition: either refuse writes for keys homed elsewhere or "
-                      "accept conflicting writes and resolve them; failover of a home region";
-    s.operations = "a full stack per region; monitor cross-region replication lag, per-region "
-                   "traffic, and rehearse region failover";
+    s.failure_modes =
+        "a region partition: either refuse writes for keys homed elsewhere or "
+        "accept conflicting writes and resolve them; failover of a home region";
+    s.operations =
+        "a full stack per region; monitor cross-region replication lag, per-region "
+        "traffic, and rehearse region failover";
     a.patterns.push_back(std::move(s));
   }
 
@@ -757,13 +760,14 @@ template <std::unsigned_integral I>
     }
   }
   if (strong && (read_bound || slo_tight))
-    a.notes.push_back("strong consistency rules out the cache for these reads: the replicas "
-                      "carry them all, synchronously");
+    a.notes.push_back(
+        "strong consistency rules out the cache for these reads: the replicas "
+        "carry them all, synchronously");
   const int allowed = detail::max_stage(w.complexity);
   if (a.stage > allowed)
     a.notes.push_back("the load needs stage " + std::to_string(a.stage) + ", beyond a " +
-                      std::string(to_string(w.complexity)) +
-                      " complexity budget (up to stage " + std::to_string(allowed) +
+                      std::string(to_string(w.complexity)) + " complexity budget (up to stage " +
+                      std::to_string(allowed) +
                       "): buy bigger servers first (override the figures with the largest "
                       "instance you would run), relax consistency, or raise the budget");
   return a;
@@ -789,7 +793,8 @@ template <std::unsigned_integral I>
                        std::string(to_string(l.binding_constraint));
     std::string added;
     for (const auto& p : l.patterns)
-      if (!base.applies(p.what)) added += (added.empty() ? "" : ", ") + std::string(to_string(p.what));
+      if (!base.applies(p.what))
+        added += (added.empty() ? "" : ", ") + std::string(to_string(p.what));
     line += added.empty() ? "; the same patterns" : "; we'd add " + added;
     line += " (" + detail::num(l.numbers.replicas.servers * w.regions) + " read servers, " +
             detail::num(l.numbers.shards) + " shards, " + detail::num(l.numbers.cache_nodes) +

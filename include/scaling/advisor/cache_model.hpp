@@ -24,19 +24,20 @@
 //
 //   scaling::advisor::zipf_popularity keys{100'000, 0.8};
 //   double h = scaling::advisor::che_lru_hit_ratio(keys, 10'000);       // ~0.469
-//   auto m = scaling::advisor::hit_ratio_model::zipf(keys, scaling::advisor::cache_policy_model::lru);
-//   double items = *m.size_for(0.9);                                    // items for 90% hits
+//   auto m = scaling::advisor::hit_ratio_model::zipf(keys,
+//   scaling::advisor::cache_policy_model::lru); double items = *m.size_for(0.9); // items for 90%
+//   hits
 //
 // Accuracy. Che against LRU simulation: within 0.003 at every REFERENCE-CASES.md point (N =
 // 100,000, s 0.6 to 1.0, C 100 to 10,000), and within 0.0005 of this library's own `cache` with
-// `lru` fed the lab's Zipf sampler at those points (tests/advisor/cache_model_test.cpp). The sums over N items: ranks 1..4096 exactly, the
-// rest grouped into geometric buckets (ratio 1.1) each integrated by 4-point Gauss-Legendre in
-// log-rank (a rank i stands for [i - 1/2, i + 1/2]); against the exact sums the hit ratio is
-// within 1e-6 absolute (checked for N = 10^5 and 10^6 at s 0.6, 0.8, 1.0, 1.2).
-// Thread safety: immutable after construction; share freely. Complexity: construction O(1)
-// in N (about 4,500 terms); each hit ratio or size about 60 passes over those terms.
-// References: H. Che, Y. Tung, Z. Wang, "Hierarchical Web caching systems: modeling, design and
-// experimental results", IEEE JSAC 20(7), 2002; C. Fricker, P. Robert, J. Roberts, "A versatile
+// `lru` fed the lab's Zipf sampler at those points (tests/advisor/cache_model_test.cpp). The sums
+// over N items: ranks 1..4096 exactly, the rest grouped into geometric buckets (ratio 1.1) each
+// integrated by 4-point Gauss-Legendre in log-rank (a rank i stands for [i - 1/2, i + 1/2]);
+// against the exact sums the hit ratio is within 1e-6 absolute (checked for N = 10^5 and 10^6 at s
+// 0.6, 0.8, 1.0, 1.2). Thread safety: immutable after construction; share freely. Complexity:
+// construction O(1) in N (about 4,500 terms); each hit ratio or size about 60 passes over those
+// terms. References: H. Che, Y. Tung, Z. Wang, "Hierarchical Web caching systems: modeling, design
+// and experimental results", IEEE JSAC 20(7), 2002; C. Fricker, P. Robert, J. Roberts, "A versatile
 // and accurate approximation for LRU cache performance", ITC 24, 2012.
 #pragma once
 
@@ -65,10 +66,10 @@ class zipf_popularity {
   zipf_popularity(std::uint64_t n, double s) : n_(n), s_(s) {
     if (n == 0 || n > max_items)
       scaling::detail::throw_invalid_argument("scaling::advisor::zipf_popularity", "n",
-                                     "must be in [1, 2^53]", n);
+                                              "must be in [1, 2^53]", n);
     if (!(s >= 0.0 && s <= max_skew))
       scaling::detail::throw_invalid_argument("scaling::advisor::zipf_popularity", "s",
-                                     "must be in [0, 4]", s);
+                                              "must be in [0, 4]", s);
     const std::uint64_t exact = std::min<std::uint64_t>(n, exact_ranks);
     weight_.reserve(exact + 512);
     q_.reserve(exact + 512);
@@ -82,10 +83,10 @@ class zipf_popularity {
     }
     // Ranks above `exact`: geometric buckets [a, b], each standing for the integral of x^-s
     // over [a - 1/2, b + 1/2], integrated by Gauss-Legendre in u = ln x (dx = x du).
-    static constexpr double gl_x[4] = {-0.8611363115940526, -0.3399810435848563,
-                                       0.3399810435848563, 0.8611363115940526};
-    static constexpr double gl_w[4] = {0.3478548451374538, 0.6521451548625461,
-                                       0.6521451548625461, 0.3478548451374538};
+    static constexpr double gl_x[4] = {-0.8611363115940526, -0.3399810435848563, 0.3399810435848563,
+                                       0.8611363115940526};
+    static constexpr double gl_w[4] = {0.3478548451374538, 0.6521451548625461, 0.6521451548625461,
+                                       0.3478548451374538};
     std::uint64_t a = exact + 1;
     while (a <= n) {
       const auto grown = static_cast<std::uint64_t>(std::floor(static_cast<double>(a) * 1.1));
@@ -100,8 +101,8 @@ class zipf_popularity {
       }
       a = b + 1;
     }
-    total_ = prefix_.back() + tail_integral(static_cast<double>(exact) + 0.5,
-                                            static_cast<double>(n) + 0.5);
+    total_ = prefix_.back() +
+             tail_integral(static_cast<double>(exact) + 0.5, static_cast<double>(n) + 0.5);
     for (double& q : q_)
       q /= total_;
   }
@@ -166,10 +167,10 @@ class zipf_popularity {
 
   std::uint64_t n_;
   double s_;
-  double total_ = 0;             // H(n, s)
-  std::vector<double> prefix_;   // prefix_[k] = sum_{i <= k} i^-s, k <= exact_ranks
-  std::vector<double> weight_;   // ranks each term stands for
-  std::vector<double> q_;        // request probability of one rank at that term
+  double total_ = 0;            // H(n, s)
+  std::vector<double> prefix_;  // prefix_[k] = sum_{i <= k} i^-s, k <= exact_ranks
+  std::vector<double> weight_;  // ranks each term stands for
+  std::vector<double> q_;       // request probability of one rank at that term
 };
 
 namespace detail {
@@ -233,15 +234,17 @@ class hit_ratio_curve {
   explicit hit_ratio_curve(std::vector<hit_ratio_point> points) : points_(std::move(points)) {
     if (points_.empty())
       scaling::detail::throw_invalid_argument("scaling::advisor::hit_ratio_curve", "points",
-                                     "must hold at least one (size, hit_ratio) point");
+                                              "must hold at least one (size, hit_ratio) point");
     double previous = 0;
     for (const auto& p : points_) {
       if (!(p.size > previous) || !std::isfinite(p.size))
         scaling::detail::throw_invalid_argument("scaling::advisor::hit_ratio_curve", "points.size",
-                                       "must be finite, > 0 and strictly increasing", p.size);
+                                                "must be finite, > 0 and strictly increasing",
+                                                p.size);
       if (!(p.hit_ratio >= 0.0 && p.hit_ratio <= 1.0))
-        scaling::detail::throw_invalid_argument("scaling::advisor::hit_ratio_curve", "points.hit_ratio",
-                                       "must be in [0, 1]", p.hit_ratio);
+        scaling::detail::throw_invalid_argument("scaling::advisor::hit_ratio_curve",
+                                                "points.hit_ratio", "must be in [0, 1]",
+                                                p.hit_ratio);
       previous = p.size;
     }
   }
@@ -316,16 +319,16 @@ class hit_ratio_model {
   // Throws: scaling::invalid_argument if target is not in [0, 1).
   [[nodiscard]] std::optional<double> size_for(double target) const {
     if (!(target >= 0.0 && target < 1.0))
-      scaling::detail::throw_invalid_argument("scaling::advisor::hit_ratio_model::size_for", "target",
-                                     "must be in [0, 1)", target);
+      scaling::detail::throw_invalid_argument("scaling::advisor::hit_ratio_model::size_for",
+                                              "target", "must be in [0, 1)", target);
     if (target == 0.0) return 0.0;
     if (curve_) return curve_->size_for(target);
     const auto& pop = *pop_;
     const double n = static_cast<double>(pop.items());
     if (policy_ == cache_policy_model::lru) {
       // hit_within(T) grows with T: find T, then the capacity is the occupancy at T.
-      const double t = detail::solve_increasing([&](double x) { return pop.hit_within(x); },
-                                                target, 1e-9);
+      const double t =
+          detail::solve_increasing([&](double x) { return pop.hit_within(x); }, target, 1e-9);
       return std::min(n, pop.occupancy(t));
     }
     double lo = 0, hi = n;
@@ -353,8 +356,8 @@ class hit_ratio_model {
 // depend on the request rate) but multiplies the origin's cold misses by P; a shield tier in
 // front of the origin takes them back.
 struct cdn_offload {
-  double offload = 0;          // share of requests served by the edge
-  double origin_rate = 0;      // requests per second left for the origin
+  double offload = 0;      // share of requests served by the edge
+  double origin_rate = 0;  // requests per second left for the origin
 };
 
 [[nodiscard]] inline cdn_offload edge_offload(const hit_ratio_model& model, double edge_objects,

@@ -62,54 +62,90 @@ struct node_figure {
 // tail latency), which is why the advisor plans at a utilization target, not at the figure.
 namespace figures {
 
-inline constexpr node_figure redis_get{
-    "redis_get", 80'000, "requests/s", "GET, no pipelining, one core",
-    "redis.io, Redis benchmark page (redis-benchmark)", figure_origin::published};
+inline constexpr node_figure redis_get{"redis_get",
+                                       80'000,
+                                       "requests/s",
+                                       "GET, no pipelining, one core",
+                                       "redis.io, Redis benchmark page (redis-benchmark)",
+                                       figure_origin::published};
 inline constexpr node_figure redis_get_pipelined{
-    "redis_get_pipelined", 500'000, "requests/s", "GET pipelined 16 deep (-P 16), one core",
-    "redis.io, Redis benchmark page (redis-benchmark -P 16)", figure_origin::published};
-inline constexpr node_figure redis_get_small_vm{
-    "redis_get_small_vm", 22'000, "requests/s", "GET, 50 clients, no pipelining, 2-vCPU VM",
-    "measured on Debian 12 (REFERENCE-CASES.md)", figure_origin::measured_here};
-inline constexpr node_figure memcached_get{
-    "memcached_get", 200'000, "requests/s", "per server at 173 us, Facebook 2008",
-    "Facebook Engineering, memcached scaling note (2008)", figure_origin::published};
+    "redis_get_pipelined",
+    500'000,
+    "requests/s",
+    "GET pipelined 16 deep (-P 16), one core",
+    "redis.io, Redis benchmark page (redis-benchmark -P 16)",
+    figure_origin::published};
+inline constexpr node_figure redis_get_small_vm{"redis_get_small_vm",
+                                                22'000,
+                                                "requests/s",
+                                                "GET, 50 clients, no pipelining, 2-vCPU VM",
+                                                "measured on Debian 12 (REFERENCE-CASES.md)",
+                                                figure_origin::measured_here};
+inline constexpr node_figure memcached_get{"memcached_get",
+                                           200'000,
+                                           "requests/s",
+                                           "per server at 173 us, Facebook 2008",
+                                           "Facebook Engineering, memcached scaling note (2008)",
+                                           figure_origin::published};
 inline constexpr node_figure postgres_read_only{
-    "postgres_read_only", 350'000, "requests/s",
+    "postgres_read_only",
+    350'000,
+    "requests/s",
     "read-only pgbench (-S) transactions, large server, 2016 (350-400K)",
-    "PostgreSQL 9.6 pgbench scalability reports (2016)", figure_origin::published};
+    "PostgreSQL 9.6 pgbench scalability reports (2016)",
+    figure_origin::published};
 inline constexpr node_figure postgres_durable_writes{
-    "postgres_durable_writes", 5'000, "requests/s",
+    "postgres_durable_writes",
+    5'000,
+    "requests/s",
     "small durable write transactions per primary: a few thousand to tens of thousands, "
     "by storage; the low end",
-    "REFERENCE-CASES.md (PostgreSQL, durable commits bound by fsync)", figure_origin::published};
+    "REFERENCE-CASES.md (PostgreSQL, durable commits bound by fsync)",
+    figure_origin::published};
 inline constexpr node_figure cache_node_memory{
-    "cache_node_memory", 64.0 * (1ull << 30), "bytes", "usable RAM for values on one cache server",
+    "cache_node_memory",
+    64.0 * (1ull << 30),
+    "bytes",
+    "usable RAM for values on one cache server",
     "no published figure; override with your instance size",
     figure_origin::assumption};
 inline constexpr node_figure db_node_storage{
-    "db_node_storage", 2.0 * (1ull << 40), "bytes",
+    "db_node_storage",
+    2.0 * (1ull << 40),
+    "bytes",
     "data one database server holds comfortably (disk, backups, vacuum headroom)",
     "no published figure; override with your instance size",
     figure_origin::assumption};
-inline constexpr node_figure node_network{
-    "node_network", 1.25e9, "bytes/s", "a 10 Gbit/s NIC",
-    "a common server NIC; override with yours", figure_origin::assumption};
+inline constexpr node_figure node_network{"node_network",
+                                          1.25e9,
+                                          "bytes/s",
+                                          "a 10 Gbit/s NIC",
+                                          "a common server NIC; override with yours",
+                                          figure_origin::assumption};
 inline constexpr node_figure queue_consumer{
-    "queue_consumer", 1'000, "messages/s", "one consumer doing a small database write per message",
+    "queue_consumer",
+    1'000,
+    "messages/s",
+    "one consumer doing a small database write per message",
     "no published figure; measure one consumer and override",
     figure_origin::assumption};
 // Requests a database server works on at once (its cores): the 350K/s of postgres_read_only
 // is spread over them, so one read takes workers / rate (0.18 ms) and the queueing model sees
 // a node as that many servers (M/M/c with c = nodes x workers).
 inline constexpr node_figure db_workers{
-    "db_workers", 64, "workers", "concurrent reads one database server runs (its cores)",
+    "db_workers",
+    64,
+    "workers",
+    "concurrent reads one database server runs (its cores)",
     "no published figure for the pgbench run; a large 2016 server had 64 to 88 hardware threads",
     figure_origin::assumption};
 // Bytes a cache spends per entry beyond key and value (dictionary slot, object header,
 // expiry, LRU links): a few tens of bytes in Redis and memcached.
 inline constexpr node_figure cache_entry_overhead{
-    "cache_entry_overhead", 64, "bytes", "per entry beyond the key and value",
+    "cache_entry_overhead",
+    64,
+    "bytes",
+    "per entry beyond the key and value",
     "Redis and memcached spend a few tens of bytes per item",
     figure_origin::assumption};
 

@@ -49,7 +49,7 @@ namespace scaling::advisor {
 [[nodiscard]] inline double erlang_b(std::size_t c, double a) {
   if (!(a >= 0.0) || !std::isfinite(a))
     scaling::detail::throw_invalid_argument("scaling::advisor::erlang_b", "a",
-                                   "must be a finite offered load >= 0", a);
+                                            "must be a finite offered load >= 0", a);
   double b = 1.0;
   for (std::size_t k = 1; k <= c; ++k)
     b = a * b / (static_cast<double>(k) + a * b);
@@ -60,7 +60,8 @@ namespace scaling::advisor {
 // (the queue grows without bound).
 // Throws: scaling::invalid_argument if c == 0 or a is not a finite number >= 0.
 [[nodiscard]] inline double erlang_c(std::size_t c, double a) {
-  if (c == 0) scaling::detail::throw_invalid_argument("scaling::advisor::erlang_c", "c", "must be >= 1", c);
+  if (c == 0)
+    scaling::detail::throw_invalid_argument("scaling::advisor::erlang_c", "c", "must be >= 1", c);
   const double b = erlang_b(c, a);
   const double cd = static_cast<double>(c);
   if (a >= cd) return 1.0;
@@ -160,12 +161,14 @@ struct server_plan {
                                               std::size_t max_servers = 1'000'000) {
   constexpr auto who = "scaling::advisor::plan_servers";
   if (!(arrival_rate >= 0.0) || !std::isfinite(arrival_rate))
-    scaling::detail::throw_invalid_argument(who, "arrival_rate", "must be a finite rate >= 0", arrival_rate);
+    scaling::detail::throw_invalid_argument(who, "arrival_rate", "must be a finite rate >= 0",
+                                            arrival_rate);
   if (!(service_rate > 0.0) || !std::isfinite(service_rate))
-    scaling::detail::throw_invalid_argument(who, "service_rate", "must be a finite rate > 0", service_rate);
+    scaling::detail::throw_invalid_argument(who, "service_rate", "must be a finite rate > 0",
+                                            service_rate);
   if (!(utilization_target > 0.0 && utilization_target < 1.0))
     scaling::detail::throw_invalid_argument(who, "utilization_target", "must be in (0, 1)",
-                                   utilization_target);
+                                            utilization_target);
   if (workers_per_node == 0)
     scaling::detail::throw_invalid_argument(who, "workers_per_node", "must be >= 1",
                                             workers_per_node);
@@ -173,8 +176,8 @@ struct server_plan {
   const double worker_rate = service_rate / static_cast<double>(workers_per_node);
   auto servers = static_cast<std::size_t>(std::max(1.0, std::ceil(need - 1e-9)));
   if (servers > max_servers)
-    scaling::detail::throw_invalid_argument(who, "arrival_rate", "needs more servers than max_servers",
-                                   arrival_rate);
+    scaling::detail::throw_invalid_argument(who, "arrival_rate",
+                                            "needs more servers than max_servers", arrival_rate);
   auto fill = [&](std::size_t c, plan_limit limit) {
     const mmc q{arrival_rate, worker_rate, c * workers_per_node};
     server_plan p;
@@ -197,8 +200,8 @@ struct server_plan {
   }
   while (plan.p99_response > p99_objective) {
     if (plan.servers >= max_servers)
-      scaling::detail::throw_invalid_argument(who, "p99_objective", "needs more servers than max_servers",
-                                     p99_objective);
+      scaling::detail::throw_invalid_argument(who, "p99_objective",
+                                              "needs more servers than max_servers", p99_objective);
     plan = fill(plan.servers + 1, plan_limit::latency);
   }
   return plan;
@@ -233,14 +236,13 @@ struct burst {
   [[nodiscard]] std::size_t consumers_to_drain_within(double target) const {
     if (!(consumer_rate > 0.0) || !std::isfinite(consumer_rate))
       scaling::detail::throw_invalid_argument("scaling::advisor::burst", "consumer_rate",
-                                     "must be a finite rate > 0", consumer_rate);
+                                              "must be a finite rate > 0", consumer_rate);
     if (!(target >= 0.0))
       scaling::detail::throw_invalid_argument("scaling::advisor::burst", "target", "must be >= 0 s",
-                                     target);
-    const double need =
-        duration + target > 0.0
-            ? (burst_rate * duration + base_rate * target) / (consumer_rate * (duration + target))
-            : std::max(burst_rate, base_rate) / consumer_rate;
+                                              target);
+    const double need = duration + target > 0.0 ? (burst_rate * duration + base_rate * target) /
+                                                      (consumer_rate * (duration + target))
+                                                : std::max(burst_rate, base_rate) / consumer_rate;
     auto c = static_cast<std::size_t>(std::max(1.0, std::ceil(need - 1e-9)));
     // Strictly above the base rate, or the queue never empties.
     while (static_cast<double>(c) * consumer_rate <= base_rate)

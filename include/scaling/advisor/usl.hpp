@@ -21,10 +21,10 @@
 // least-squares line through the origin in two unknowns (2 x 2 normal equations). Without a
 // point at N = 1, or to correct the linearisation's weighting (it magnifies the noise of large
 // N), a Gauss-Newton refinement then fits lambda = X(1), sigma and kappa to the throughputs
-// themselves (least squares in relative throughput error), starting from the line (or from lambda = X(N_min) /
-// N_min, sigma = kappa = 0 without an N = 1 point), and keeping a step only when it lowers the
-// residual. Estimates are clamped to sigma in [0, 1), kappa >= 0. Exact points recover sigma and
-// kappa to 1e-6; with 2% multiplicative noise over N = 1..64 within 0.02 and 2e-4
+// themselves (least squares in relative throughput error), starting from the line (or from lambda =
+// X(N_min) / N_min, sigma = kappa = 0 without an N = 1 point), and keeping a step only when it
+// lowers the residual. Estimates are clamped to sigma in [0, 1), kappa >= 0. Exact points recover
+// sigma and kappa to 1e-6; with 2% multiplicative noise over N = 1..64 within 0.02 and 2e-4
 // (tests/advisor/usl_test.cpp).
 // Thread safety: values and pure functions. Complexity: fit O(points x iterations).
 // Reference: N. J. Gunther, "Guerrilla Capacity Planning", Springer 2007, ch. 4-5.
@@ -74,21 +74,22 @@ struct usl_fit {
 [[nodiscard]] inline usl_fit fit_usl(const std::vector<usl_point>& points) {
   constexpr auto who = "scaling::advisor::fit_usl";
   if (points.size() < 3)
-    scaling::detail::throw_invalid_argument(who, "points", "must hold at least 3 (N, throughput) points",
-                                   points.size());
+    scaling::detail::throw_invalid_argument(
+        who, "points", "must hold at least 3 (N, throughput) points", points.size());
   double n_min = std::numeric_limits<double>::infinity(), n_max = 0;
   for (const auto& p : points) {
     if (!(p.nodes >= 1.0) || !std::isfinite(p.nodes))
-      scaling::detail::throw_invalid_argument(who, "points.nodes", "must be a finite number >= 1", p.nodes);
+      scaling::detail::throw_invalid_argument(who, "points.nodes", "must be a finite number >= 1",
+                                              p.nodes);
     if (!(p.throughput > 0.0) || !std::isfinite(p.throughput))
-      scaling::detail::throw_invalid_argument(who, "points.throughput", "must be a finite number > 0",
-                                     p.throughput);
+      scaling::detail::throw_invalid_argument(who, "points.throughput",
+                                              "must be a finite number > 0", p.throughput);
     n_min = std::min(n_min, p.nodes);
     n_max = std::max(n_max, p.nodes);
   }
   if (n_max == n_min)
-    scaling::detail::throw_invalid_argument(who, "points.nodes", "must take at least 2 distinct values",
-                                   n_min);
+    scaling::detail::throw_invalid_argument(who, "points.nodes",
+                                            "must take at least 2 distinct values", n_min);
 
   auto clamp = [](usl_fit f) {
     f.law.sigma = std::clamp(f.law.sigma, 0.0, 0.999999);
@@ -151,8 +152,7 @@ struct usl_fit {
       const double d = 1.0 + fit.law.sigma * (n - 1.0) + fit.law.kappa * n * (n - 1.0);
       const double x = lambda * n / d;
       const double r = x / p.throughput - 1.0;
-      const std::array<double, 3> j = {n / d / p.throughput,
-                                       -x * (n - 1.0) / d / p.throughput,
+      const std::array<double, 3> j = {n / d / p.throughput, -x * (n - 1.0) / d / p.throughput,
                                        -x * n * (n - 1.0) / d / p.throughput};
       for (int a = 0; a < 3; ++a) {
         jtr[a] += j[a] * r;
