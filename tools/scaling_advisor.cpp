@@ -515,7 +515,7 @@ void print_text(const adv::advice& a, const adv::workload& w,
               << adv::detail::ms(n.replicas.p99_response) << "); shards " << n.shards << " (writes "
               << n.shards_for_writes << ", data " << n.shards_for_data << ": "
               << bytes(n.data_at_horizon_bytes) << " in " << num(w.horizon_months)
-              << " months), full in " << adv::detail::months_words(n.layout.months);
+              << " months), filled by the data " << adv::detail::months_words(n.layout.months);
     if (as_of && std::isfinite(n.layout.months))
       std::cout << " (" << date_text(adv::months_after(*as_of, n.layout.months)) << ")";
     std::cout << ", carrying " << fixed(n.layout.load_multiple, 2)

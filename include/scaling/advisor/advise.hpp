@@ -380,8 +380,8 @@ template <std::unsigned_integral I>
   return fixed(seconds / 3'600, 1) + " h";
 }
 [[nodiscard]] inline std::string months_words(double months) {
-  if (!std::isfinite(months)) return "no growth: never";
-  return fixed(months, 1) + " months";
+  if (!std::isfinite(months)) return "never (no growth)";
+  return "in " + fixed(months, 1) + " months";
 }
 
 [[nodiscard]] inline int max_stage(complexity_budget b) noexcept {
@@ -706,9 +706,9 @@ template <std::unsigned_integral I>
              " servers at " + fixed(w.fill_target, 2) + " full";
     if (usl_over)
       why += (why.empty() ? "" : "; ") + std::string("the read tier passes its USL peak");
-    s.reason = why + ": " + num(num_.shards) + " shards, which last " +
-               detail::months_words(num_.layout.months) + " of data growth and carry " +
-               fixed(num_.layout.load_multiple, 2) + "x today's writes";
+    s.reason = why + ": " + num(num_.shards) + " shards, which the data fills " +
+               detail::months_words(num_.layout.months) + " and which carry " +
+               fixed(num_.layout.load_multiple, 2) + "x this write load";
     s.consistency =
         "a transaction or a read that spans shards loses atomicity and isolation; "
         "keep what must be consistent together under one shard key";
