@@ -111,6 +111,9 @@ TEST(Advise, DataGrowthShardsAndGivesTheRunway) {
   EXPECT_EQ(now.stage, 4);
   EXPECT_NEAR(now.numbers.layout.months, std::log(8 * 1.4) / std::log(1.1), 1e-9);
   EXPECT_EQ(now.binding_constraint, resource::storage);
+  // No cache is needed for 2,000 reads/s, so its hot set is not a memory constraint.
+  EXPECT_EQ(now.resources[1].ratio, 0.0);
+  EXPECT_EQ(now.resources[1].detail.rfind("no cache needed", 0), 0u);
 }
 
 TEST(Advise, ABurstAboveThePrimaryGetsAQueue) {

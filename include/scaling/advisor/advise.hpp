@@ -494,14 +494,6 @@ template <std::unsigned_integral I>
                               "/s of one " + std::string(n.write_node.name) + " primary"
                         : bytes(data_horizon) + " of data in " + num(w.horizon_months) +
                               " months against " + bytes(n.db_storage.value) + " of one server"};
-  const auto binding = std::max_element(
-      a.resources.begin(), a.resources.end(),
-      [](const resource_use& x, const resource_use& y) { return x.ratio < y.ratio; });
-  a.binding_constraint = binding->what;
-  a.binding_reason = std::string(to_string(binding->what)) + ": " + binding->detail + " (" +
-                     fixed(binding->ratio, 2) + " of it; plans keep servers at " + fixed(u, 2) +
-                     ")";
-
   const bool strong = w.consistency.level == consistency_level::strong;
   const bool edge_ok = !strong;
   const std::string ttl_words =
@@ -586,6 +578,21 @@ template <std::unsigned_integral I>
     remaining_reads = cache_reads * (1 - num_.predicted_hit_ratio);
   }
   num_.db_reads_per_s = remaining_reads;
+  // Memory binds only when the reads need a cache: otherwise the database's own buffer cache
+  // is enough and the hot set is a figure, not a constraint.
+  if (!a.applies(pattern::application_cache)) {
+    a.resources[1].ratio = 0;
+    a.resources[1].detail = "no cache needed (" + a.resources[1].detail + ")";
+  }
+  const auto binding = std::max_element(
+      a.resources.begin(), a.resources.end(),
+      [](const resource_use& x, const resource_use& y) { return x.ratio < y.ratio; });
+  a.binding_constraint = binding->what;
+  a.binding_reason = std::string(to_string(binding->what)) + ": " + binding->detail + " (" +
+                     fixed(binding->ratio, 2) + " of it; plans keep servers at " + fixed(u, 2) +
+                     ")";
+
+
 
   // Replicas: M/M/c on the reads that reach the database, in each region.
   const double per_region = remaining_reads / w.regions;
@@ -796,9 +803,10 @@ template <std::unsigned_integral I>
       if (!base.applies(p.what))
         added += (added.empty() ? "" : ", ") + std::string(to_string(p.what));
     line += added.empty() ? "; the same patterns" : "; we'd add " + added;
-    line += " (" + detail::num(l.numbers.replicas.servers * w.regions) + " read servers, " +
-            detail::num(l.numbers.shards) + " shards, " + detail::num(l.numbers.cache_nodes) +
-            " cache servers, " + detail::num(l.numbers.queue_consumers) + " queue consumers)";
+    line += " (read servers " + detail::num(l.numbers.replicas.servers * w.regions) +
+            ", shards " + detail::num(l.numbers.shards) + ", cache servers " +
+            detail::num(l.numbers.cache_nodes) + ", queue consumers " +
+            detail::num(l.numbers.queue_consumers) + ")";
     out.progression.push_back(std::move(line));
   }
   return out;
