@@ -508,8 +508,8 @@ void print_text(const adv::advice& a, const adv::workload& w,
               << "), cache servers " << n.cache_nodes;
     if (w.content == adv::content_scope::shared)
       std::cout << ", CDN edge offload " << fixed(n.cdn_offload, 3);
-    std::cout << "; database reads " << num(n.db_reads_per_s) << "/s on "
-              << n.replicas.servers * w.regions << " read servers (utilization "
+    std::cout << "; database reads " << num(n.db_reads_per_s)
+              << "/s on read servers: " << n.replicas.servers * w.regions << " (utilization "
               << fixed(n.replicas.utilization, 2) << ", p99 wait "
               << adv::detail::ms(n.replicas.p99_wait) << ", p99 response "
               << adv::detail::ms(n.replicas.p99_response) << "); shards " << n.shards << " (writes "

@@ -592,8 +592,6 @@ template <std::unsigned_integral I>
                      fixed(binding->ratio, 2) + " of it; plans keep servers at " + fixed(u, 2) +
                      ")";
 
-
-
   // Replicas: M/M/c on the reads that reach the database, in each region.
   const double per_region = remaining_reads / w.regions;
   num_.replicas = plan_servers(per_region, n.read_node.value, u, w.latency_slo_s, n.workers());
@@ -803,8 +801,8 @@ template <std::unsigned_integral I>
       if (!base.applies(p.what))
         added += (added.empty() ? "" : ", ") + std::string(to_string(p.what));
     line += added.empty() ? "; the same patterns" : "; we'd add " + added;
-    line += " (read servers " + detail::num(l.numbers.replicas.servers * w.regions) +
-            ", shards " + detail::num(l.numbers.shards) + ", cache servers " +
+    line += " (read servers " + detail::num(l.numbers.replicas.servers * w.regions) + ", shards " +
+            detail::num(l.numbers.shards) + ", cache servers " +
             detail::num(l.numbers.cache_nodes) + ", queue consumers " +
             detail::num(l.numbers.queue_consumers) + ")";
     out.progression.push_back(std::move(line));

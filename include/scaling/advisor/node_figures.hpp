@@ -81,18 +81,19 @@ inline constexpr node_figure redis_get_small_vm{"redis_get_small_vm",
                                                 "GET, 50 clients, no pipelining, 2-vCPU VM",
                                                 "measured on Debian 12 (REFERENCE-CASES.md)",
                                                 figure_origin::measured_here};
-inline constexpr node_figure memcached_get{"memcached_get",
-                                           200'000,
-                                           "requests/s",
-                                           "per server at 173 us, Facebook 2008",
-                                           "Facebook Engineering, memcached scaling note (2008)",
-                                           figure_origin::published};
+inline constexpr node_figure memcached_get{
+    "memcached_get",
+    200'000,
+    "requests/s",
+    "per server at 173 us, Facebook 2008",
+    "Facebook Engineering, Scaling memcached at Facebook (2008)",
+    figure_origin::published};
 inline constexpr node_figure postgres_read_only{
     "postgres_read_only",
     350'000,
     "requests/s",
     "read-only pgbench (-S) transactions, large server, 2016 (350-400K)",
-    "PostgreSQL 9.6 pgbench scalability reports (2016)",
+    "read-only pgbench on a large server, 2016 (REFERENCE-CASES.md)",
     figure_origin::published};
 inline constexpr node_figure postgres_durable_writes{
     "postgres_durable_writes",
