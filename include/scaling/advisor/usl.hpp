@@ -33,6 +33,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstddef>
 #include <limits>
 #include <vector>
 
@@ -154,20 +155,20 @@ struct usl_fit {
       const double r = x / p.throughput - 1.0;
       const std::array<double, 3> j = {n / d / p.throughput, -x * (n - 1.0) / d / p.throughput,
                                        -x * n * (n - 1.0) / d / p.throughput};
-      for (int a = 0; a < 3; ++a) {
+      for (std::size_t a = 0; a < 3; ++a) {
         jtr[a] += j[a] * r;
-        for (int b = 0; b < 3; ++b)
+        for (std::size_t b = 0; b < 3; ++b)
           jtj[a][b] += j[a] * j[b];
       }
     }
     // Solve jtj delta = -jtr by Gaussian elimination with a small ridge for stability.
-    for (int a = 0; a < 3; ++a)
+    for (std::size_t a = 0; a < 3; ++a)
       jtj[a][a] *= 1.0 + 1e-12;
     std::array<double, 3> delta{-jtr[0], -jtr[1], -jtr[2]};
     bool singular = false;
-    for (int c = 0; c < 3 && !singular; ++c) {
-      int pivot = c;
-      for (int r = c + 1; r < 3; ++r)
+    for (std::size_t c = 0; c < 3 && !singular; ++c) {
+      std::size_t pivot = c;
+      for (std::size_t r = c + 1; r < 3; ++r)
         if (std::abs(jtj[r][c]) > std::abs(jtj[pivot][c])) pivot = r;
       if (std::abs(jtj[pivot][c]) < 1e-300) {
         singular = true;
@@ -175,16 +176,16 @@ struct usl_fit {
       }
       std::swap(jtj[c], jtj[pivot]);
       std::swap(delta[c], delta[pivot]);
-      for (int r = c + 1; r < 3; ++r) {
+      for (std::size_t r = c + 1; r < 3; ++r) {
         const double f = jtj[r][c] / jtj[c][c];
-        for (int k = c; k < 3; ++k)
+        for (std::size_t k = c; k < 3; ++k)
           jtj[r][k] -= f * jtj[c][k];
         delta[r] -= f * delta[c];
       }
     }
     if (singular) break;
-    for (int c = 2; c >= 0; --c) {
-      for (int k = c + 1; k < 3; ++k)
+    for (std::size_t c = 3; c-- > 0;) {
+      for (std::size_t k = c + 1; k < 3; ++k)
         delta[c] -= jtj[c][k] * delta[k];
       delta[c] /= jtj[c][c];
     }
