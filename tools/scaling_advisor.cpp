@@ -49,7 +49,7 @@ struct inputs {
       monthly_growth, max_staleness_s, latency_slo_ms, regions, target_hit_ratio,
       utilization_target, fill_target, horizon_months, burst_multiple, burst_s, drain_target_s,
       read_node_rate, write_node_rate, cache_node_rate, cache_node_memory, db_node_storage,
-      node_network, consumer_rate, entry_overhead, db_workers;
+      node_network, consumer_rate, entry_overhead, db_workers, current_shards;
   std::optional<std::string> consistency, complexity, content, cache_policy, hit_curve_file,
       scaling_points, as_of;
   std::optional<std::vector<adv::hit_ratio_point>> hit_curve;
@@ -83,7 +83,8 @@ std::map<std::string, std::optional<double> inputs::*> numeric_fields() {
           {"node_network", &inputs::node_network},
           {"consumer_rate", &inputs::consumer_rate},
           {"entry_overhead", &inputs::entry_overhead},
-          {"db_workers", &inputs::db_workers}};
+          {"db_workers", &inputs::db_workers},
+          {"current_shards", &inputs::current_shards}};
 }
 std::map<std::string, std::optional<std::string> inputs::*> text_fields() {
   return {{"consistency", &inputs::consistency},
@@ -215,6 +216,12 @@ built build_workload(const inputs& in) {
     if (!(*in.keys >= 1 && *in.keys <= 9007199254740992.0) || *in.keys != std::floor(*in.keys))
       reject("keys", *in.keys, "must be a whole number in [1, 2^53]");
     w.keys = static_cast<std::uint64_t>(*in.keys);
+  }
+  if (in.current_shards) {
+    if (!(*in.current_shards >= 1 && *in.current_shards <= 1e9) ||
+        *in.current_shards != std::floor(*in.current_shards))
+      reject("current_shards", *in.current_shards, "must be a whole number >= 1");
+    w.current_shards = static_cast<std::size_t>(*in.current_shards);
   }
   set(in.zipf_s, w.zipf_s);
   set(in.object_bytes, w.object_bytes);
@@ -391,6 +398,11 @@ json::object level_json(const adv::advice_level& l, const adv::workload& w,
   if (as_of && std::isfinite(n.layout.months))
     o["runs_out_on"] = date_text(adv::months_after(*as_of, n.layout.months));
   o["write_load_multiple"] = finite_or_null(n.layout.load_multiple);
+  o["current_shards"] = w.current_shards;
+  o["current_layout_runway_months"] = finite_or_null(n.current_layout.months);
+  if (as_of && std::isfinite(n.current_layout.months))
+    o["current_layout_runs_out_on"] = date_text(adv::months_after(*as_of, n.current_layout.months));
+  o["current_layout_load_multiple"] = finite_or_null(n.current_layout.load_multiple);
   o["queue_consumers"] = n.queue_consumers;
   o["burst_backlog"] = n.burst_backlog;
   o["burst_backlog_bytes"] = n.burst_backlog_bytes;
@@ -523,7 +535,13 @@ void print_text(const adv::advice& a, const adv::workload& w,
     if (n.burst_backlog > 0)
       std::cout << " (burst backlog " << num(n.burst_backlog) << " messages, "
                 << bytes(n.burst_backlog_bytes) << ")";
-    std::cout << "\n";
+    std::cout << "\ncurrent layout (" << w.current_shards << " primar"
+              << (w.current_shards == 1 ? "y" : "ies") << "): the data fills it "
+              << adv::detail::months_words(n.current_layout.months);
+    if (as_of && std::isfinite(n.current_layout.months))
+      std::cout << " (" << date_text(adv::months_after(*as_of, n.current_layout.months)) << ")";
+    std::cout << "; it carries " << fixed(n.current_layout.load_multiple, 2)
+              << "x this write load\n";
     for (const auto& note : l.notes)
       std::cout << "note: " << note << "\n";
   }
@@ -567,7 +585,8 @@ int main(int argc, char** argv) {
       {"node_network", "bytes/s of one server's NIC"},
       {"consumer_rate", "messages/s of one queue consumer"},
       {"entry_overhead", "bytes a cache spends per entry beyond the value"},
-      {"db_workers", "reads one database server runs at once (its cores)"}};
+      {"db_workers", "reads one database server runs at once (its cores)"},
+      {"current_shards", "primaries today, whose runway is reported (default 1)"}};
   for (const auto& [field, member] : numeric_fields())
     app.add_option(flag_of(field), in.*member, help.at(field));
   app.add_option("--consistency", in.consistency, "strong, read-your-writes, bounded or eventual");

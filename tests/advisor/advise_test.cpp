@@ -110,6 +110,15 @@ TEST(Advise, DataGrowthShardsAndGivesTheRunway) {
   EXPECT_TRUE(now.applies(pattern::sharding));
   EXPECT_EQ(now.stage, 4);
   EXPECT_NEAR(now.numbers.layout.months, std::log(8 * 1.4) / std::log(1.1), 1e-9);
+  // The current layout (one primary) runs out of room in ln(1.4) / ln(1.1) = 3.5 months, and
+  // of write capacity at 35x today's 100 writes/s; with 3 primaries, later.
+  EXPECT_NEAR(now.numbers.current_layout.months, std::log(1.4) / std::log(1.1), 1e-9);
+  EXPECT_NEAR(now.numbers.current_layout.load_multiple, 35.0, 1e-9);
+  w.current_shards = 3;
+  EXPECT_NEAR(advise_level(w, 1).numbers.current_layout.months, std::log(4.2) / std::log(1.1),
+              1e-9);
+  w.current_shards = 0;
+  EXPECT_THROW((void)advise_level(w, 1), std::invalid_argument);
   EXPECT_EQ(now.binding_constraint, resource::storage);
   // No cache is needed for 2,000 reads/s, so its hot set is not a memory constraint.
   EXPECT_EQ(now.resources[1].ratio, 0.0);

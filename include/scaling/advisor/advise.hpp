@@ -211,6 +211,7 @@ struct workload {
   double burst_multiple = 1;        // peak writes / average writes
   double burst_s = 0;               // how long a peak lasts, seconds
   double drain_target_s = 300;      // a burst's backlog must be gone this long after it ends
+  std::size_t current_shards = 1;   // primaries today: the layout whose runway is reported
 
   // A measured hit-ratio curve (tools/cache_replay) replaces the Zipf formula when present.
   std::optional<hit_ratio_curve> hit_curve;
@@ -261,6 +262,9 @@ inline void validate(const workload& w) {
                                             w.burst_multiple);
   non_negative("burst_s", w.burst_s);
   non_negative("drain_target_s", w.drain_target_s);
+  if (w.current_shards == 0)
+    scaling::detail::throw_invalid_argument(who, "current_shards", "must be >= 1",
+                                            w.current_shards);
   for (const node_figure* f : w.nodes.all()) {
     if (!(f->value > 0.0) || !std::isfinite(f->value))
       scaling::detail::throw_invalid_argument(who, f->name, "must be a finite number > 0",
@@ -297,6 +301,7 @@ struct capacity_numbers {
   std::size_t shards_for_data = 1;
   double data_at_horizon_bytes = 0;
   runway layout;                    // of `shards` shards
+  runway current_layout;            // of the workload's current_shards: when it runs out
   std::size_t queue_consumers = 0;  // to carry the writes and drain a burst within the target
   double burst_backlog = 0;         // messages queued at the end of a burst, at that many
   double burst_backlog_bytes = 0;
@@ -648,6 +653,9 @@ template <std::unsigned_integral I>
   num_.shards = std::max(num_.shards_for_writes, num_.shards_for_data);
   num_.layout = layout_runway(num_.shards, w.data_bytes, w.monthly_growth, n.db_storage.value,
                               w.fill_target, writes, n.write_node.value, u);
+  num_.current_layout =
+      layout_runway(w.current_shards, w.data_bytes, w.monthly_growth, n.db_storage.value,
+                    w.fill_target, writes, n.write_node.value, u);
 
   // The queue: consumers that carry the writes and drain a burst within the target.
   const burst b{writes, writes * w.burst_multiple, w.burst_s, n.consumer.value};
