@@ -386,6 +386,7 @@ template <std::unsigned_integral I>
 }
 [[nodiscard]] inline std::string months_words(double months) {
   if (!std::isfinite(months)) return "never (no growth)";
+  if (months <= 0.0) return "already";
   return "in " + fixed(months, 1) + " months";
 }
 
