@@ -138,7 +138,7 @@ inline constexpr node_figure db_workers{
     64,
     "workers",
     "concurrent reads one database server runs (its cores)",
-    "no published figure for the pgbench run; a large 2016 server had 64 to 88 hardware threads",
+    "no published figure for the pgbench run; override with your server's cores",
     figure_origin::assumption};
 // Bytes a cache spends per entry beyond key and value (dictionary slot, object header,
 // expiry, LRU links): a few tens of bytes in Redis and memcached.
