@@ -6,6 +6,7 @@
 // which needs libpq) are not included here: include them where you use them.
 #pragma once
 
+#include <scaling/advisor.hpp>
 #include <scaling/caching.hpp>
 #include <scaling/cdn.hpp>
 #include <scaling/core.hpp>
