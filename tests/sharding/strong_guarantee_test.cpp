@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <scaling/sharding/bounded_load.hpp>
 #include <scaling/sharding/hash_ring.hpp>
 #include <scaling/sharding/jump_hash.hpp>
 #include <scaling/sharding/ketama_ring.hpp>
@@ -188,6 +189,16 @@ std::string describe(const scaling::range_shards<Key, Node>& r) {
   return out.str();
 }
 
+template <class Strategy>
+std::string describe(const scaling::bounded_load<Strategy>& b) {
+  std::ostringstream out;
+  out << describe(b.strategy()) << " | loads";
+  for (std::size_t load : b.loads())
+    out << ' ' << load;
+  out << " total " << b.total_load();
+  return out.str();
+}
+
 std::string describe(const scaling::ketama_ring& k) {
   std::ostringstream out;
   out << lookups(k) << " | points " << k.point_count();
@@ -320,6 +331,18 @@ TEST(StrongGuarantee, RangeShardsSplitMergeMove) {
     expect_strong(
         original, [](fragile_ranges& r) { r.move(std::nullopt, "node-e"); }, what);
   }
+}
+
+TEST(StrongGuarantee, BoundedLoadAddAndRemove) {
+  using bounded = scaling::bounded_load<scaling::hash_ring<std::string>>;
+  bounded original{scaling::hash_ring<std::string>{{"a", "b", "c", "d"}, {.points_per_node = 16}},
+                   {.balance_factor = 1.25}};
+  for (int k = 0; k < 40; ++k)
+    (void)original.assign("key-" + std::to_string(k));
+  expect_strong(
+      original, [](bounded& b) { b.add("e"); }, inject::allocations);
+  expect_strong(
+      original, [](bounded& b) { b.remove("b"); }, inject::allocations);
 }
 
 TEST(StrongGuarantee, KetamaAddAndRemove) {
