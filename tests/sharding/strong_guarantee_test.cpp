@@ -95,16 +95,17 @@ struct fragile_hash {
 
 }  // namespace
 
-// Allocation failures, injected through the same fuse when it counts allocations.
-void* operator new(std::size_t size) {
+// Allocation failures, injected through the same fuse when it counts allocations. Not inlined,
+// so that GCC does not see free() meet a pointer from `new` (-Wmismatched-new-delete).
+[[gnu::noinline]] void* operator new(std::size_t size) {
   if (fuse::allocations && fuse::blow()) throw std::bad_alloc{};
   if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
   throw std::bad_alloc{};
 }
-void operator delete(void* p) noexcept {
+[[gnu::noinline]] void operator delete(void* p) noexcept {
   std::free(p);
 }
-void operator delete(void* p, std::size_t) noexcept {
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept {
   std::free(p);
 }
 
