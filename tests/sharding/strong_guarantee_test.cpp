@@ -77,7 +77,6 @@ class fragile_node {
   friend bool operator==(const fragile_node& a, const fragile_node& b) {
     return a.name_ == b.name_;
   }
-  friend bool operator<(const fragile_node& a, const fragile_node& b) { return a.name_ < b.name_; }
 
  private:
   std::string name_;
