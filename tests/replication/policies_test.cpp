@@ -111,6 +111,41 @@ TEST(RandomChoice, RespectsWeightsOverManyPicks) {
   EXPECT_NEAR(seen[2] / double{picks}, 0.6, 0.01);
 }
 
+// Weights summing past 2^32: the draw must cover the whole total (a 32-bit draw never reaches
+// the members after the first 2^32 tickets) and no assertion may fire.
+TEST(RandomChoice, RespectsWeightsSummingPast32Bits) {
+  scaling::random_choice policy;
+  scaling::random_choice::state state{2024};
+  auto c = candidates(4);
+  const std::array<std::uint32_t, 4> weights{4'000'000'000U, 1'000'000'000U, 3'000'000'000U,
+                                             2'000'000'000U};  // total 10^10 > 2^32
+  for (std::size_t i = 0; i < 4; ++i)
+    c[i].weight = weights[i];
+  std::array<int, 4> seen{};
+  constexpr int picks = 200'000;
+  for (int i = 0; i < picks; ++i)
+    ++seen[state.pick(policy, c)];
+  // One standard deviation of a share is at most sqrt(0.25 / picks) ~ 0.0011; allow ~9.
+  constexpr double tolerance = 0.01;
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_NEAR(seen[i] / double{picks}, weights[i] / 1e10, tolerance) << "member " << i;
+  }
+}
+
+TEST(RandomChoice, HandlesTheLargestWeights) {
+  scaling::random_choice policy;
+  scaling::random_choice::state state{99};
+  auto c = candidates(3);
+  for (auto& candidate : c)
+    candidate.weight = 0xffffffffU;  // total 3 x (2^32 - 1)
+  std::array<int, 3> seen{};
+  constexpr int picks = 60'000;
+  for (int i = 0; i < picks; ++i)
+    ++seen[state.pick(policy, c)];
+  for (int count : seen)
+    EXPECT_NEAR(count / double{picks}, 1.0 / 3, 0.01);
+}
+
 TEST(LeastOutstanding, PicksTheFewestInFlightAndRotatesTies) {
   scaling::least_outstanding policy;
   scaling::least_outstanding::state state{0};

@@ -366,6 +366,64 @@ TEST(ReplicaSelector, ConcurrentSelectionKeepsCountsExact) {
     EXPECT_EQ(st.outstanding, 0u);
 }
 
+// Descriptions read by name are checked: a near-miss name or a mistyped field is not a
+// replica_description (the compile_fail tests show the diagnostic at a selector's declaration).
+struct misspelt_weight {
+  std::string id;
+  std::uint32_t wieght = 1;
+};
+struct zone_under_another_name {
+  std::string id;
+  std::string zone_name;
+};
+struct primary_flag {
+  std::string id;
+  bool is_primary = false;
+};
+struct string_weight {
+  std::string id;
+  std::string weight;
+};
+static_assert(scaling::replica_description<db_endpoint>);
+static_assert(!scaling::replica_description<misspelt_weight>);
+static_assert(!scaling::replica_description<zone_under_another_name>);
+static_assert(!scaling::replica_description<primary_flag>);
+static_assert(!scaling::replica_description<string_weight>);
+
+// A type whose members have other names is mapped explicitly; only the mapped members are read.
+struct legacy_host {
+  std::string hostname;
+  std::string az;
+  std::uint32_t wieght = 1;  // the mapping says what it is, whatever its name
+  bool is_primary = false;   // not mapped: ignored, by the user's own choice
+};
+
+}  // namespace
+
+template <>
+struct scaling::replica_traits<legacy_host> {
+  static constexpr auto id = &legacy_host::hostname;
+  static constexpr auto zone = &legacy_host::az;
+  static constexpr auto weight = &legacy_host::wieght;
+};
+
+namespace {
+
+static_assert(scaling::replica_description<legacy_host>);
+
+TEST(ReplicaSelector, ReplicaTraitsMapMembersExplicitly) {
+  scaling::manual_clock clock;
+  scaling::replica_selector<legacy_host, scaling::round_robin, scaling::manual_clock> s{
+      {{"h1", "az-1", 3, true}, {"h2", "az-2", 1, false}}, {}, clock};
+  const auto h1 = s.state("h1");
+  EXPECT_EQ(h1.zone, "az-1");
+  EXPECT_EQ(h1.weight, 3U);
+  EXPECT_EQ(h1.role, replica_role::replica);  // role not mapped
+  auto t = s.select();
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t.replica().hostname, "h1");
+}
+
 TEST(ReplicaSelector, SelectWaitReturnsOnceAReplicaCatchesUp) {
   scaling::replica_selector<db_endpoint, scaling::round_robin> s{primary_and(2)};
   scaling::read_session session;

@@ -91,11 +91,15 @@ class policy_rng {
     state_ += 0x9e3779b97f4a7c15ULL;
     return mix64(state_);
   }
-  // Uniform in [0, n), 1 <= n < 2^32 (Lemire's multiply-shift on 32 bits: no division; the
-  // bias, below n / 2^32, is irrelevant for choosing among replicas).
-  std::size_t below(std::size_t n) noexcept {
-    SCALING_ASSERT(n >= 1 && n <= 0xffffffffULL, "range must be in [1, 2^32)");
-    return static_cast<std::size_t>(((next() >> 32) * static_cast<std::uint64_t>(n)) >> 32);
+  // Uniform in [0, n), n >= 1 (Lemire's multiply-shift: no division). Below 2^32 it multiplies
+  // 32 random bits, as it always has (same seed, same picks; the bias, below n / 2^32, is
+  // irrelevant for choosing among replicas); from 2^32 on (weight totals) 64 random bits in
+  // 128-bit arithmetic, where 32 bits would overflow and never reach the top of the range.
+  std::uint64_t below(std::uint64_t n) noexcept {
+    SCALING_ASSERT(n >= 1, "range must not be empty");
+    if (n <= 0xffffffffULL) return ((next() >> 32) * n) >> 32;
+    __extension__ using u128 = unsigned __int128;
+    return static_cast<std::uint64_t>((static_cast<u128>(next()) * n) >> 64);
   }
 
  private:
@@ -104,8 +108,8 @@ class policy_rng {
 
 // Two distinct positions in [0, n), n >= 2.
 inline std::pair<std::size_t, std::size_t> two_distinct(policy_rng& rng, std::size_t n) noexcept {
-  const std::size_t a = rng.below(n);
-  std::size_t b = rng.below(n - 1);
+  const auto a = static_cast<std::size_t>(rng.below(n));
+  auto b = static_cast<std::size_t>(rng.below(n - 1));
   if (b >= a) ++b;
   return {a, b};
 }
@@ -165,7 +169,8 @@ struct weighted_round_robin {
   };
 };
 
-// A random member, with probability proportional to its weight.
+// A random member, with probability proportional to its weight. The total weight may exceed
+// 2^32 (each weight is below 2^32): the draw is 64-bit.
 struct random_choice {
   class state {
    public:
@@ -174,8 +179,8 @@ struct random_choice {
       std::uint64_t total = 0;
       for (const auto& candidate : c)
         total += candidate.weight;
-      if (total == c.size()) return rng_.below(c.size());
-      auto ticket = static_cast<std::uint64_t>(rng_.below(static_cast<std::size_t>(total)));
+      if (total == c.size()) return static_cast<std::size_t>(rng_.below(c.size()));
+      std::uint64_t ticket = rng_.below(total);
       for (std::size_t i = 0; i < c.size(); ++i) {
         if (ticket < c[i].weight) return i;
         ticket -= c[i].weight;

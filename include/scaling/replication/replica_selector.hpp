@@ -18,10 +18,24 @@
 //   run_query(ticket.replica());               // the caller's own I/O
 //   ticket.complete(scaling::read_outcome::success);   // records latency, frees the slot
 //
+// Waiting for a fresh replica: select_wait_for(session, opts, timeout) and
+// select_wait_until(session, opts, deadline), each also with a trailing std::stop_token, block
+// until a member qualifies (a replica reports that it caught up, a member is marked up, a read
+// frees a slot under the outstanding cap) and return a scaling::wait_result<ticket>. Timeouts
+// saturate: nanoseconds::max() and hours::max() wait forever. An ejection that ends by itself
+// is noticed at the next of those events.
+//
+// Tickets: a ticket is usable (replica(), id(), is_primary()) between select() and complete().
+// Using an empty ticket (no member, or moved from) or a completed one throws std::logic_error
+// naming that state; complete() is idempotent. A ticket may outlive its selector: completing
+// or destroying it then does nothing (there is nothing left to record into), and replica(),
+// id() and is_primary() throw std::logic_error. The reference replica() returns is valid while
+// the selector exists.
+//
 // Thread safety: every member function may be called from any thread at the same time: the
 // selector is internally locked (one std::mutex, held for the O(members) filtering and the
 // pick, never across the caller's I/O). Tickets may complete on another thread than the one
-// that selected. The selector must outlive its tickets, and cannot be moved.
+// that selected, also while the selector is being destroyed. The selector cannot be moved.
 // Complexity: select() O(members) to filter plus the policy's pick; complete() O(1) apart
 // from an ejection, which counts ejected members (O(members)).
 #pragma once
@@ -34,7 +48,11 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <mutex>
+#include <shared_mutex>
+#include <stdexcept>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -43,6 +61,7 @@
 
 #include <scaling/core/clock.hpp>
 #include <scaling/core/config.hpp>
+#include <scaling/core/deadline.hpp>
 #include <scaling/core/error.hpp>
 #include <scaling/core/hash.hpp>
 #include <scaling/replication/consistency.hpp>
@@ -69,7 +88,7 @@ enum class select_status : std::uint8_t {
 };
 
 // Counters since construction (a snapshot).
-struct selector_stats {
+struct replica_selector_stats {
   std::uint64_t selections = 0;         // tickets handed out
   std::uint64_t primary_reads = 0;      // ... served by the primary
   std::uint64_t replica_reads = 0;      // ... served by a replica
@@ -84,6 +103,7 @@ struct selector_stats {
   std::uint64_t cancellations = 0;
   std::uint64_t ejections = 0;
 };
+using selector_stats [[deprecated("use replica_selector_stats")]] = replica_selector_stats;
 
 template <replica_description Replica, selection_policy Policy = peak_ewma,
           clock_source Clock = std::chrono::steady_clock>
@@ -95,8 +115,19 @@ class replica_selector {
   using options = replica_selector_options<Policy>;
   using time_point = typename Clock::time_point;
 
+ private:
+  // What a selector shares with its tickets: whether it still exists. The selector's destructor
+  // clears `owner` under the exclusive lock; a ticket uses the selector only under the shared
+  // lock, so a ticket never touches a destroyed selector.
+  struct anchor {
+    explicit anchor(replica_selector* selector) noexcept : owner(selector) {}
+    std::shared_mutex mutex;
+    replica_selector* owner;
+  };
+
+ public:
   // A read in progress on one member. Move-only; completing it (or destroying it) returns the
-  // member's slot. An empty ticket (status() != ok) refers to no member.
+  // member's slot. An empty ticket (status() != ok, or moved from) refers to no member.
   class ticket {
    public:
     ticket() = default;
@@ -104,11 +135,12 @@ class replica_selector {
     ticket& operator=(ticket&& other) noexcept {
       if (this != &other) {
         release(read_outcome::cancelled);
-        owner_ = std::exchange(other.owner_, nullptr);
+        anchor_ = std::move(other.anchor_);
         index_ = other.index_;
         start_ = other.start_;
         applied_ = other.applied_;
         status_ = other.status_;
+        state_ = std::exchange(other.state_, state::empty);
       }
       return *this;
     }
@@ -117,46 +149,81 @@ class replica_selector {
     // An unfinished ticket completes as `cancelled`: the slot is freed, nothing is learned.
     ~ticket() { release(read_outcome::cancelled); }
 
-    [[nodiscard]] explicit operator bool() const noexcept { return owner_ != nullptr; }
+    // True between a successful select() and complete().
+    [[nodiscard]] explicit operator bool() const noexcept { return state_ == state::open; }
     [[nodiscard]] select_status status() const noexcept { return status_; }
-    // The member chosen. Precondition: the ticket is not empty (and not completed).
+    // The member chosen; the reference is valid while the selector exists.
+    // Throws std::logic_error on an empty or completed ticket, or once the selector is gone.
     [[nodiscard]] const Replica& replica() const {
-      SCALING_ASSERT(owner_ != nullptr, "replica() on an empty or completed ticket");
-      return owner_->members_[index_].replica;
+      std::shared_lock lock = usable("replica()");
+      return anchor_->owner->members_[index_].replica;
     }
+    // The chosen member's id. Throws as replica().
     [[nodiscard]] std::string_view id() const {
-      SCALING_ASSERT(owner_ != nullptr, "id() on an empty or completed ticket");
-      return owner_->members_[index_].id;
+      std::shared_lock lock = usable("id()");
+      return anchor_->owner->members_[index_].id;
     }
     [[nodiscard]] std::size_t index() const noexcept { return index_; }
+    // Whether the chosen member is the primary now. Throws as replica().
     [[nodiscard]] bool is_primary() const {
-      SCALING_ASSERT(owner_ != nullptr, "is_primary() on an empty or completed ticket");
-      return owner_->is_primary_index(index_);
+      std::shared_lock lock = usable("is_primary()");
+      const replica_selector& owner = *anchor_->owner;
+      std::lock_guard guard{owner.mutex_};
+      return owner.is_primary_index(index_);
     }
     // The member's applied position when it was chosen (what a session may now rely on).
     [[nodiscard]] log_position applied_position() const noexcept { return applied_; }
     [[nodiscard]] time_point started() const noexcept { return start_; }
 
     // Ends the read: records the latency since select() (success and failure) and the outcome
-    // (failures count towards ejection). A second call, or a call on an empty ticket, does
-    // nothing. Thread safety: any thread.
+    // (failures count towards ejection). A second call, a call on an empty ticket, or a call
+    // after the selector is gone does nothing. Thread safety: any thread.
     void complete(read_outcome outcome) { release(outcome); }
 
    private:
     friend class replica_selector;
-    ticket(replica_selector* owner, std::size_t index, time_point start, log_position applied)
-        : owner_(owner), index_(index), start_(start), applied_(applied) {}
+    enum class state : std::uint8_t { empty, open, completed };
+
+    ticket(std::shared_ptr<anchor> owner, std::size_t index, time_point start, log_position applied)
+        : anchor_(std::move(owner)),
+          index_(index),
+          start_(start),
+          applied_(applied),
+          state_(state::open) {}
     explicit ticket(select_status status) : status_(status) {}
 
-    void release(read_outcome outcome) {
-      if (owner_ != nullptr) std::exchange(owner_, nullptr)->finish(index_, start_, outcome);
+    // A shared lock that keeps the selector alive, or std::logic_error naming why the ticket
+    // cannot be used.
+    [[nodiscard]] std::shared_lock<std::shared_mutex> usable(std::string_view call) const {
+      if (state_ != state::open) {
+        throw std::logic_error(
+            std::string{"scaling::replica_selector::ticket: "} + std::string{call} +
+            (state_ == state::completed ? " on a completed ticket (complete() was called)"
+                                        : " on an empty ticket (select() found no member, or the "
+                                          "ticket was moved from)"));
+      }
+      std::shared_lock lock{anchor_->mutex};
+      if (anchor_->owner == nullptr) {
+        throw std::logic_error(std::string{"scaling::replica_selector::ticket: "} +
+                               std::string{call} +
+                               " on a ticket whose replica_selector was destroyed");
+      }
+      return lock;
     }
 
-    replica_selector* owner_ = nullptr;
+    void release(read_outcome outcome) {
+      if (state_ != state::open) return;
+      state_ = state::completed;
+      std::shared_lock lock{anchor_->mutex};
+      if (anchor_->owner != nullptr) anchor_->owner->finish(index_, start_, outcome);
+    }
+
+    std::shared_ptr<anchor> anchor_;
     std::size_t index_ = 0;
     time_point start_{};
     log_position applied_ = 0;
     select_status status_ = select_status::ok;
+    state state_ = state::empty;
   };
 
   // Builds a selector over `members`. Template parameters: Replica satisfies
@@ -200,8 +267,10 @@ class replica_selector {
 
   replica_selector(const replica_selector&) = delete;
   replica_selector& operator=(const replica_selector&) = delete;
+  // Tickets still open become no-ops (see the banner).
   ~replica_selector() {
-    SCALING_ASSERT(outstanding_total_ == 0, "a replica_selector destroyed with tickets open");
+    std::unique_lock lock{anchor_->mutex};
+    anchor_->owner = nullptr;
   }
 
   // Picks a member for one read under `opts`. Returns a ticket; an empty one (`!ticket`) when
@@ -223,32 +292,48 @@ class replica_selector {
     return t;
   }
 
-  // Like select(session, opts) with stale_fallback::fail, but waits up to `timeout` (real time,
-  // woken by report_replication) for a replica that has applied the session's position, and
-  // falls back to the primary (when opts.on_stale is `primary` and the mode allows it) only
-  // when the wait times out. Useful with real clocks; with a manual_clock someone else must
-  // report the positions.
+  // Like select(session, opts), but when no member qualifies (none has applied the session's
+  // position, or none is up and under its cap) waits until one does, up to `timeout` of real
+  // time, woken by report_replication, report_primary_position, mark, promote and completed
+  // reads. When the wait times out with replicas that are only stale, the primary serves the
+  // read if opts.on_stale is `primary` and the mode allows it. The timeout saturates:
+  // nanoseconds::max() and hours::max() wait forever.
+  // Returns: ready with the ticket; timed_out; stopped when `stop` was requested first.
+  // Throws scaling::invalid_argument if the session holds another origin's tokens.
+  template <class Rep, class Period>
+  [[nodiscard]] wait_result<ticket> select_wait_for(read_session& session, read_options opts,
+                                                    std::chrono::duration<Rep, Period> timeout) {
+    return select_wait_until(session, std::move(opts),
+                             deadline_after(std::chrono::steady_clock{}, timeout));
+  }
+  template <class Rep, class Period>
+  [[nodiscard]] wait_result<ticket> select_wait_for(read_session& session, read_options opts,
+                                                    std::chrono::duration<Rep, Period> timeout,
+                                                    std::stop_token stop) {
+    return select_wait_until(session, std::move(opts),
+                             deadline_after(std::chrono::steady_clock{}, timeout), std::move(stop));
+  }
+  // The same with a deadline (time_point::max() waits forever).
+  [[nodiscard]] wait_result<ticket> select_wait_until(
+      read_session& session, read_options opts, std::chrono::steady_clock::time_point deadline) {
+    return select_wait_until(session, std::move(opts), deadline, std::stop_token{});
+  }
+  [[nodiscard]] wait_result<ticket> select_wait_until(
+      read_session& session, read_options opts, std::chrono::steady_clock::time_point deadline,
+      std::stop_token stop) {
+    ticket t = wait_for_member(session, std::move(opts), deadline, stop);
+    if (t) return wait_result<ticket>{std::in_place, std::move(t)};
+    return wait_result<ticket>{stop.stop_requested() ? wait_status::stopped
+                                                     : wait_status::timed_out};
+  }
+
+  // select_wait_for returning the ticket itself: an empty ticket after the timeout, whose
+  // status() says why (no_fresh_replica or no_member).
+  template <class Rep, class Period>
   [[nodiscard]] ticket select_wait(read_session& session, read_options opts,
-                                   std::chrono::nanoseconds timeout) {
-    session.check_origin(origin_);
-    opts.min_position = std::max(opts.min_position, session.min_position());
-    const stale_fallback fallback = opts.on_stale;
-    opts.on_stale = stale_fallback::fail;
-    std::unique_lock lock{mutex_};
-    ticket t = select_locked(opts);
-    if (!t && t.status() == select_status::no_fresh_replica) {
-      changed_.wait_for(lock, timeout, [&] {
-        t = select_locked(opts);
-        return t || t.status() != select_status::no_fresh_replica;
-      });
-    }
-    if (!t && t.status() == select_status::no_fresh_replica &&
-        fallback == stale_fallback::primary) {
-      opts.on_stale = stale_fallback::primary;
-      t = select_locked(opts);
-    }
-    if (t) session.record_read(origin_, t.applied_);
-    return t;
+                                   std::chrono::duration<Rep, Period> timeout) {
+    return wait_for_member(session, std::move(opts),
+                           deadline_after(std::chrono::steady_clock{}, timeout), std::stop_token{});
   }
 
   // Stamps a write's position (e.g. pg_current_wal_lsn() after COMMIT) with this selector's
@@ -332,7 +417,7 @@ class replica_selector {
     std::lock_guard lock{mutex_};
     return detector_.in_panic(usable_count(clock_.now()));
   }
-  [[nodiscard]] selector_stats stats() const {
+  [[nodiscard]] replica_selector_stats stats() const {
     std::lock_guard lock{mutex_};
     return stats_;
   }
@@ -454,6 +539,39 @@ class replica_selector {
     }
   }
 
+  // The wait behind select_wait_*: select, and while nobody qualifies wait on `changed_` until
+  // the deadline or a stop; then the primary fallback for stale replicas (not after a stop).
+  ticket wait_for_member(read_session& session, read_options opts,
+                         std::chrono::steady_clock::time_point deadline,
+                         const std::stop_token& stop) {
+    session.check_origin(origin_);
+    opts.min_position = std::max(opts.min_position, session.min_position());
+    const stale_fallback fallback = opts.on_stale;
+    opts.on_stale = stale_fallback::fail;
+    std::unique_lock lock{mutex_};
+    ticket t = select_locked(opts);
+    if (!t) {
+      auto qualifies = [&] {
+        t = select_locked(opts);
+        return static_cast<bool>(t);
+      };
+      ++waiters_;
+      if (deadline == std::chrono::steady_clock::time_point::max()) {
+        changed_.wait(lock, stop, qualifies);  // forever: no deadline arithmetic at all
+      } else {
+        changed_.wait_until(lock, stop, deadline, qualifies);
+      }
+      --waiters_;
+    }
+    if (!t && t.status() == select_status::no_fresh_replica &&
+        fallback == stale_fallback::primary && !stop.stop_requested()) {
+      opts.on_stale = stale_fallback::primary;
+      t = select_locked(opts);
+    }
+    if (t) session.record_read(origin_, t.applied_);
+    return t;
+  }
+
   ticket select_locked(const read_options& opts) {
     const time_point now = clock_.now();
     const bool panic =
@@ -506,11 +624,19 @@ class replica_selector {
       ++stats_.replica_reads;
     }
     if (panic) ++stats_.panic_selections;
-    return ticket{this, i, now, m.applied};
+    return ticket{anchor_, i, now, m.applied};
   }
 
   void finish(std::size_t i, time_point start, read_outcome outcome) {
-    std::lock_guard lock{mutex_};
+    std::unique_lock lock{mutex_};
+    finish_locked(i, start, outcome);
+    if (waiters_ > 0) {  // a freed slot may let a waiter in
+      lock.unlock();
+      changed_.notify_all();
+    }
+  }
+
+  void finish_locked(std::size_t i, time_point start, read_outcome outcome) {
     member& m = members_[i];
     SCALING_ASSERT(m.outstanding > 0 && outstanding_total_ > 0, "ticket completed twice");
     --m.outstanding;
@@ -552,9 +678,11 @@ class replica_selector {
   std::size_t primary_ = npos;
   log_position primary_position_ = 0;
   std::size_t outstanding_total_ = 0;
-  selector_stats stats_;
+  replica_selector_stats stats_;
+  std::size_t waiters_ = 0;  // threads in wait_for_member
   mutable std::mutex mutex_;
-  std::condition_variable changed_;
+  std::condition_variable_any changed_;  // any: waits take a std::stop_token
+  std::shared_ptr<anchor> anchor_ = std::make_shared<anchor>(this);
 };
 
 }  // namespace scaling

@@ -114,11 +114,13 @@ class bounded_load {
   [[nodiscard]] std::size_t size() const noexcept { return strategy_.size(); }
   [[nodiscard]] bool empty() const noexcept { return strategy_.empty(); }
 
-  // Adds a node (no load) to the strategy; other nodes keep their loads.
+  // Adds a node (no load) to the strategy; other nodes keep their loads. Strong guarantee when
+  // the strategy's add gives it (every strategy of this library does).
   void add(const node_type& node) requires resizable_shard_strategy<Strategy> {
     change([&] { strategy_.add(node); });
   }
   // Removes a node; its load is dropped (its assignments must be re-assigned by the caller).
+  // Strong guarantee when the strategy's remove gives it.
   void remove(const node_type& node) requires resizable_shard_strategy<Strategy> {
     change([&] { strategy_.remove(node); });
   }
@@ -151,18 +153,24 @@ class bounded_load {
   template <class Change>
   void change(Change&& apply) {
     std::vector<std::pair<node_type, std::size_t>> before;
+    before.reserve(loads_.size());
     for (std::size_t i = 0; i < loads_.size(); ++i) {
       before.emplace_back(strategy_.node_at(i), loads_[i]);
     }
+    // Allocated before the strategy changes (one node more at most), so nothing after apply()
+    // can fail and leave the loads out of step with the strategy.
+    std::vector<std::size_t> loads(strategy_.size() + 1, 0);
     apply();
-    loads_.assign(strategy_.size(), 0);
-    total_ = 0;
+    loads.resize(strategy_.size());  // no allocation: never grows
+    std::size_t total = 0;
     for (const auto& [node, load] : before) {
       const std::size_t i = strategy_.index_of(node);
-      if (i == loads_.size()) continue;
-      loads_[i] = load;
-      total_ += load;
+      if (i == loads.size()) continue;
+      loads[i] = load;
+      total += load;
     }
+    loads_.swap(loads);
+    total_ = total;
   }
 
   Strategy strategy_;

@@ -95,8 +95,11 @@ class hash_ring : detail::node_list<Node, Hash> {
   }
 
   // A ring of `nodes`, each with weight 1, built in one pass. Throws on a duplicate node.
-  hash_ring(std::initializer_list<Node> nodes, ring_config config = {}, Hash hash = Hash{})
-      : hash_ring(std::vector<Node>(nodes), config, std::move(hash)) {}
+  // The elements must convert implicitly to Node (a braced element is never a node, so
+  // `hash_ring ring{{.points_per_node = 0}}` is the config constructor on every compiler).
+  hash_ring(std::initializer_list<detail::node_initializer<Node>> nodes, ring_config config = {},
+            Hash hash = Hash{})
+      : hash_ring(detail::nodes_of(nodes), config, std::move(hash)) {}
 
   template <std::ranges::input_range R>
   requires std::convertible_to<std::ranges::range_reference_t<R>, Node>
@@ -112,36 +115,35 @@ class hash_ring : detail::node_list<Node, Hash> {
     std::vector<point> all;
     all.reserve(static_cast<std::size_t>(total_weight()) * config_.points_per_node);
     for (std::size_t i = 0; i < nodes_.size(); ++i)
-      append_points(all, i);
+      append_points(all, nodes_[i], weights_[i], i);
     points_.assign(std::move(all));
   }
 
   // Adds `node` with points_per_node x weight points.
   // Throws scaling::invalid_argument for weight 0, a node already present, or a ring that would
-  // exceed 2^31 points. Strong guarantee.
+  // exceed 2^31 points; whatever Node's copy or move, Hash or an allocation throws. Strong
+  // guarantee: the new points are built aside, the node's copy is the last step that can throw.
   void add(const Node& node, std::uint32_t weight = 1) {
     if (weight == 0) detail::throw_invalid_argument(component, "weight", "must be >= 1", weight);
     check_not_member(component, node);
     check_point_total(total_weight() + weight);
     std::vector<point> all;
     all.reserve(points_.size() + std::size_t{weight} * config_.points_per_node);
-    nodes_.push_back(node);
-    weights_.push_back(weight);
-    try {
-      for (std::size_t i = 0; i < points_.size(); ++i) {
-        all.push_back({points_.position(i), points_.owner(i)});
-      }
-      append_points(all, nodes_.size() - 1);
-      points_.assign(std::move(all));
-    } catch (...) {
-      nodes_.pop_back();
-      weights_.pop_back();
-      throw;
+    for (std::size_t i = 0; i < points_.size(); ++i) {
+      all.push_back({points_.position(i), points_.owner(i)});
     }
+    append_points(all, node, weight, nodes_.size());
+    detail::sorted_points<std::uint64_t> next;
+    next.assign(std::move(all));
+    weights_.reserve(weights_.size() + 1);
+    nodes_.push_back(node);      // strong: either the copy is in, or nothing changed
+    weights_.push_back(weight);  // cannot throw: reserved
+    points_.swap(next);
   }
 
   // Removes `node`; its arcs pass to the next points clockwise, nothing else moves.
-  // Throws scaling::invalid_argument when the node is not a member. Strong guarantee.
+  // Throws scaling::invalid_argument when the node is not a member; whatever Node's copy or
+  // move or an allocation throws. Strong guarantee.
   void remove(const Node& node) {
     const std::size_t gone = index_to_remove(component, node);
     const std::size_t last = nodes_.size() - 1;
@@ -153,13 +155,12 @@ class hash_ring : detail::node_list<Node, Hash> {
       if (owner == last) owner = static_cast<std::uint32_t>(gone);  // the last node takes its slot
       kept.push_back({points_.position(i), owner});
     }
-    points_.assign(std::move(kept));
-    if (gone != last) {
-      nodes_[gone] = std::move(nodes_[last]);
-      weights_[gone] = weights_[last];
-    }
-    nodes_.pop_back();
+    detail::sorted_points<std::uint64_t> next;
+    next.assign(std::move(kept));
+    detail::erase_swap_last_strong(nodes_, gone);  // the last step that can throw
+    weights_[gone] = weights_[last];
     weights_.pop_back();
+    points_.swap(next);
   }
 
   // The node that owns `key`. Throws scaling::invalid_argument on an empty ring.
@@ -302,9 +303,10 @@ class hash_ring : detail::node_list<Node, Hash> {
     }
   }
 
-  void append_points(std::vector<point>& out, std::size_t index) const {
-    const Node& node = nodes_[index];
-    const std::uint64_t count = std::uint64_t{weights_[index]} * config_.points_per_node;
+  // Appends the points of `node` with `weight`, owned by node index `index`.
+  void append_points(std::vector<point>& out, const Node& node, std::uint32_t weight,
+                     std::size_t index) const {
+    const std::uint64_t count = std::uint64_t{weight} * config_.points_per_node;
     const auto owner = static_cast<std::uint32_t>(index);
     if constexpr (detail::is_string_node_v<Node> &&
                   std::is_invocable_r_v<std::uint64_t, const Hash&, std::string_view>) {

@@ -103,39 +103,44 @@ class ketama_ring {
   // Servers "host[:port]" with weight 1, built in one pass.
   ketama_ring(std::initializer_list<std::string_view> servers) {
     for (std::string_view server : servers)
-      insert(server, 1);
-    rebuild();
+      servers_.push_back(parse(servers_, server, 1));
+    build(servers_).swap(points_);
   }
 
   // Servers with weights, built in one pass (adding N servers one by one costs N rebuilds).
   explicit ketama_ring(const std::vector<std::pair<std::string, std::uint32_t>>& servers) {
     for (const auto& [server, weight] : servers)
-      insert(server, weight);
-    rebuild();
+      servers_.push_back(parse(servers_, server, weight));
+    build(servers_).swap(points_);
   }
 
   // Adds `server` ("host" or "host:port"; port 11211 by default) with `weight`; every
   // server's point count is recomputed, as libmemcached does.
   // Throws scaling::invalid_argument for weight 0, an empty host, a bad port, or a server
-  // already present (same host and port). Strong guarantee.
+  // already present (same host and port), or std::bad_alloc. Strong guarantee: the new
+  // continuum is built aside and swapped in.
   void add(std::string_view server, std::uint32_t weight = 1) {
-    insert(server, weight);
-    try {
-      rebuild();
-    } catch (...) {
-      servers_.pop_back();
-      throw;
-    }
+    std::vector<server_entry> servers;
+    servers.reserve(servers_.size() + 1);
+    servers = servers_;
+    servers.push_back(parse(servers_, server, weight));
+    detail::sorted_points<std::uint32_t> points = build(servers);
+    servers_.swap(servers);
+    points_.swap(points);
   }
 
-  // Removes `server`. Throws scaling::invalid_argument when it is not a member.
+  // Removes `server`. Throws scaling::invalid_argument when it is not a member, or
+  // std::bad_alloc. Strong guarantee.
   void remove(std::string_view server) {
     const std::size_t i = index_of(server);
     if (i == servers_.size()) {
       detail::throw_invalid_argument(component, "server", "must be a member to be removed", server);
     }
-    servers_.erase(servers_.begin() + static_cast<std::ptrdiff_t>(i));
-    rebuild();
+    std::vector<server_entry> servers = servers_;
+    servers.erase(servers.begin() + static_cast<std::ptrdiff_t>(i));
+    detail::sorted_points<std::uint32_t> points = build(servers);
+    servers_.swap(servers);
+    points_.swap(points);
   }
 
   // The server for `key`, as given to add(). Throws scaling::invalid_argument when empty.
@@ -179,7 +184,10 @@ class ketama_ring {
     std::uint32_t weight;
   };
 
-  void insert(std::string_view text, std::uint32_t weight) {
+  // `text` parsed into a server entry. Throws scaling::invalid_argument for weight 0, a bad
+  // server string, or a server already in `servers`.
+  [[nodiscard]] static server_entry parse(const std::vector<server_entry>& servers,
+                                          std::string_view text, std::uint32_t weight) {
     if (weight == 0) detail::throw_invalid_argument(component, "weight", "must be >= 1", weight);
     server_entry parsed{std::string{text}, std::string{text}, default_port, weight};
     const std::size_t colon = text.rfind(':');
@@ -198,12 +206,12 @@ class ketama_ring {
     if (parsed.host.empty()) {
       detail::throw_invalid_argument(component, "server", "must name a host", text);
     }
-    for (const server_entry& s : servers_) {
+    for (const server_entry& s : servers) {
       if (s.host == parsed.host && s.port == parsed.port) {
         detail::throw_invalid_argument(component, "server", "must not be a duplicate", text);
       }
     }
-    servers_.push_back(std::move(parsed));
+    return parsed;
   }
 
   [[nodiscard]] std::size_t index_of(std::string_view text) const {
@@ -218,17 +226,19 @@ class ketama_ring {
     return servers_.size();
   }
 
-  void rebuild() {
+  // The continuum of `servers`.
+  [[nodiscard]] static detail::sorted_points<std::uint32_t> build(
+      const std::vector<server_entry>& servers) {
     std::uint64_t total_weight = 0;
-    for (const server_entry& s : servers_)
+    for (const server_entry& s : servers)
       total_weight += s.weight;
-    const auto live = static_cast<float>(servers_.size());
+    const auto live = static_cast<float>(servers.size());
     std::vector<point> all;
-    all.reserve(servers_.size() * points_per_server);
+    all.reserve(servers.size() * points_per_server);
     std::string name;
     char digits[16];
-    for (std::size_t index = 0; index < servers_.size(); ++index) {
-      const server_entry& s = servers_[index];
+    for (std::size_t index = 0; index < servers.size(); ++index) {
+      const server_entry& s = servers[index];
       // Reproduces libmemcached's float arithmetic step by step (each step rounds to float).
       const float pct = static_cast<float>(s.weight) / static_cast<float>(total_weight);
       float scaled = pct * static_cast<float>(points_per_server);
@@ -253,7 +263,9 @@ class ketama_ring {
         }
       }
     }
-    points_.assign(std::move(all));
+    detail::sorted_points<std::uint32_t> points;
+    points.assign(std::move(all));
+    return points;
   }
 
   using point = detail::sorted_points<std::uint32_t>::point;

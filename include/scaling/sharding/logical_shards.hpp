@@ -152,9 +152,11 @@ class logical_shards {
   }
 
   // Adds `node` and moves shards to it; returns the moves made (sorted by shard).
+  // Throws as plan_add, or whatever Node's copy or move or an allocation throws. Strong
+  // guarantee.
   migration_plan add(const Node& node) {
     migration_plan plan = plan_add(node);
-    nodes_.push_back(node);
+    nodes_.push_back(node);  // strong, and the last step that can throw
     const auto index = static_cast<std::uint32_t>(nodes_.size() - 1);
     for (const auto& move : plan)
       owner_[move.shard] = index;
@@ -162,17 +164,21 @@ class logical_shards {
   }
 
   // Moves `node`'s shards to the others and removes it; returns the moves made.
+  // Throws as plan_remove, or whatever Node's copy or move or an allocation throws. Strong
+  // guarantee: the new owners are computed aside, the member list is the last thing to change
+  // that can throw.
   migration_plan remove(const Node& node) {
     migration_plan plan = plan_remove(node);
+    std::vector<std::uint32_t> owners = owner_;
     for (const auto& move : plan)
-      owner_[move.shard] = static_cast<std::uint32_t>(index_of(move.to));
+      owners[move.shard] = static_cast<std::uint32_t>(index_of(move.to));
     const auto gone = static_cast<std::uint32_t>(index_of(node));
     const auto last = static_cast<std::uint32_t>(nodes_.size() - 1);
-    for (std::uint32_t& owner : owner_) {
-      if (owner == last) owner = gone;
+    for (std::uint32_t& owner : owners) {
+      if (owner == last) owner = gone;  // the last node takes the removed node's index
     }
-    nodes_[gone] = std::move(nodes_[last]);
-    nodes_.pop_back();
+    detail::erase_swap_last_strong(nodes_, gone);
+    owner_.swap(owners);
     return plan;
   }
 

@@ -68,34 +68,52 @@ class maglev : detail::node_list<Node, Hash> {
     modulo_ = detail::fast_modulo{config_.table_size};
   }
 
-  maglev(std::initializer_list<Node> nodes, maglev_config config = {}, Hash hash = Hash{})
-      : maglev(std::vector<Node>(nodes), config, std::move(hash)) {}
+  // The elements must convert implicitly to Node (a braced element is never a node, so
+  // `maglev table{{.table_size = 7}}` is the config constructor on every compiler).
+  maglev(std::initializer_list<detail::node_initializer<Node>> nodes, maglev_config config = {},
+         Hash hash = Hash{})
+      : maglev(detail::nodes_of(nodes), config, std::move(hash)) {}
 
   template <std::ranges::input_range R>
   requires std::convertible_to<std::ranges::range_reference_t<R>, Node>
   explicit maglev(R&& nodes, maglev_config config = {}, Hash hash = Hash{})
       : maglev(config, std::move(hash)) {
-    for (auto&& node : nodes)
-      insert(Node(node));
-    rebuild();
+    for (auto&& node : nodes) {
+      const Node copy(node);
+      const std::size_t at = insertion_point(copy);
+      nodes_.insert(nodes_.begin() + static_cast<std::ptrdiff_t>(at), copy);
+      names_.insert(names_.begin() + static_cast<std::ptrdiff_t>(at),
+                    detail::node_name(copy, hash_));
+    }
+    table_ = build_table(names_);  // one build for the whole list
   }
 
   // Adds `node` and rebuilds the table. Throws scaling::invalid_argument for a duplicate or
-  // when there would be more nodes than table slots. Strong guarantee.
+  // when there would be more nodes than table slots; whatever Node's copy or move, Hash or an
+  // allocation throws. Strong guarantee: the new names and table are built aside, the node's
+  // copy into the member list is the last step that can throw.
   void add(const Node& node) {
-    insert(node);
-    try {
-      rebuild();
-    } catch (...) {
-      erase_at(index_of(node));
-      throw;
-    }
+    const std::size_t at = insertion_point(node);
+    std::vector<std::string> names;
+    names.reserve(names_.size() + 1);
+    names = names_;
+    names.insert(names.begin() + static_cast<std::ptrdiff_t>(at), detail::node_name(node, hash_));
+    std::vector<std::uint32_t> table = build_table(names);
+    detail::insert_strong(nodes_, at, node);
+    names_.swap(names);
+    table_.swap(table);
   }
 
-  // Removes `node` and rebuilds. Throws scaling::invalid_argument for a non-member.
+  // Removes `node` and rebuilds. Throws scaling::invalid_argument for a non-member; whatever
+  // Node's copy or move or an allocation throws. Strong guarantee.
   void remove(const Node& node) {
-    erase_at(index_to_remove(component, node));
-    rebuild();
+    const std::size_t at = index_to_remove(component, node);
+    std::vector<std::string> names = names_;
+    names.erase(names.begin() + static_cast<std::ptrdiff_t>(at));
+    std::vector<std::uint32_t> table = build_table(names);
+    detail::erase_strong(nodes_, at);
+    names_.swap(names);
+    table_.swap(table);
   }
 
   template <class Key>
@@ -142,35 +160,31 @@ class maglev : detail::node_list<Node, Hash> {
     return true;
   }
 
-  void insert(const Node& node) {
+  // Where `node` goes in the member list, which is kept sorted by name so that the table
+  // depends only on the member set, not on the order of add() calls. Throws
+  // scaling::invalid_argument for a duplicate or when there would be more nodes than slots.
+  [[nodiscard]] std::size_t insertion_point(const Node& node) const {
     check_not_member(component, node);
     if (nodes_.size() + 1 > config_.table_size) {
       detail::throw_invalid_argument(component, "nodes", "must not outnumber table_size",
                                      nodes_.size() + 1);
     }
-    std::string name = detail::node_name(node, hash_);
-    // Keep nodes sorted by name: the table depends only on the member set, not on the order
-    // of add() calls.
-    const auto at = std::lower_bound(names_.begin(), names_.end(), name);
-    const auto offset = at - names_.begin();
-    nodes_.insert(nodes_.begin() + offset, node);
-    names_.insert(at, std::move(name));
+    const std::string name = detail::node_name(node, hash_);
+    return static_cast<std::size_t>(std::lower_bound(names_.begin(), names_.end(), name) -
+                                    names_.begin());
   }
 
-  void erase_at(std::size_t i) {
-    nodes_.erase(nodes_.begin() + static_cast<std::ptrdiff_t>(i));
-    names_.erase(names_.begin() + static_cast<std::ptrdiff_t>(i));
-  }
-
-  void rebuild() {
+  // The lookup table of the members named `names` (sorted), in Maglev's fill order.
+  [[nodiscard]] std::vector<std::uint32_t> build_table(
+      const std::vector<std::string>& names) const {
     const std::uint32_t m = config_.table_size;
-    const std::size_t n = nodes_.size();
+    const std::size_t n = names.size();
     std::vector<std::uint32_t> table(m, unfilled);
     if (n > 0) {
       std::vector<std::uint32_t> next(n);  // each node's current preference, as a slot
       std::vector<std::uint32_t> skip(n);
       for (std::size_t i = 0; i < n; ++i) {
-        const std::string& name = names_[i];
+        const std::string& name = names[i];
         next[i] = static_cast<std::uint32_t>(XXH64(name.data(), name.size(), 0) % m);
         skip[i] =
             m == 1 ? 0
@@ -188,7 +202,7 @@ class maglev : detail::node_list<Node, Hash> {
         }
       }
     }
-    table_ = std::move(table);
+    return table;
   }
 
   [[nodiscard]] static std::uint32_t advance(std::uint32_t slot, std::uint32_t skip,

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include <scaling/core/error.hpp>
+#include <scaling/sharding/detail/common.hpp>
 
 namespace scaling {
 
@@ -54,21 +55,27 @@ class range_shards {
       : first_(std::move(node)), compare_(std::move(compare)) {}
 
   // Splits the range containing `at` so that keys >= at (up to that range's end) are served by
-  // `node`. Throws scaling::invalid_argument when `at` is already a range boundary.
+  // `node`. Throws scaling::invalid_argument when `at` is already a range boundary; whatever
+  // Key's or Node's copy or move, Compare or an allocation throws. Strong guarantee.
   void split(const Key& at, const Node& node) {
     const auto it = upper(at);
     if (it != bounds_.begin() && equal(std::prev(it)->first, at)) {
       detail::throw_invalid_argument(component, "at", "must not be an existing boundary");
     }
-    bounds_.insert(it, {at, node});
+    detail::insert_strong(bounds_, static_cast<std::size_t>(it - bounds_.begin()),
+                          std::pair<Key, Node>{at, node});
   }
 
   // Merges the range starting at `at` into the range before it (whose node keeps it).
-  // Throws scaling::invalid_argument when `at` is not a boundary.
-  void merge(const Key& at) { bounds_.erase(find_boundary(at)); }
+  // Throws scaling::invalid_argument when `at` is not a boundary; whatever Key's or Node's copy
+  // or move, Compare or an allocation throws. Strong guarantee.
+  void merge(const Key& at) {
+    detail::erase_strong(bounds_, static_cast<std::size_t>(find_boundary(at) - bounds_.begin()));
+  }
 
   // Serves the range starting at `at` (or the first range, with std::nullopt) from `node`.
-  // Throws scaling::invalid_argument when `at` is not a boundary.
+  // Throws scaling::invalid_argument when `at` is not a boundary; whatever Node's copy
+  // assignment throws. Strong guarantee if Node's copy assignment gives it (std::string's does).
   void move(const std::optional<Key>& at, const Node& node) {
     if (!at) {
       first_ = node;

@@ -67,7 +67,8 @@ class rendezvous : detail::node_list<Node, Hash> {
   }
 
   // Adds `node` with `weight` (> 0 and finite). Throws scaling::invalid_argument for a bad
-  // weight or a duplicate.
+  // weight or a duplicate; whatever Node's copy or move, Hash or an allocation throws. Strong
+  // guarantee.
   void add(const Node& node, double weight = 1.0) {
     if (!(weight > 0.0) || !std::isfinite(weight)) {
       detail::throw_invalid_argument(component, "weight", "must be finite and > 0", weight);
@@ -80,17 +81,19 @@ class rendezvous : detail::node_list<Node, Hash> {
     } else {
       seed = static_cast<std::uint64_t>(hash_(node));
     }
-    nodes_.push_back(node);
-    members_.push_back({seed, weight});
+    members_.reserve(members_.size() + 1);
+    nodes_.push_back(node);              // strong, and the last step that can throw
+    members_.push_back({seed, weight});  // cannot throw: reserved
     uniform_ = std::all_of(members_.begin(), members_.end(),
                            [&](const member& m) { return m.weight == members_.front().weight; });
   }
 
-  // Removes `node`: only its keys move. Throws scaling::invalid_argument for a non-member.
+  // Removes `node`: only its keys move. Throws scaling::invalid_argument for a non-member;
+  // whatever Node's copy or move or an allocation throws. Strong guarantee.
   void remove(const Node& node) {
-    const auto i = static_cast<std::ptrdiff_t>(index_to_remove(component, node));
-    nodes_.erase(nodes_.begin() + i);
-    members_.erase(members_.begin() + i);
+    const std::size_t i = index_to_remove(component, node);
+    detail::erase_strong(nodes_, i);  // the last step that can throw
+    members_.erase(members_.begin() + static_cast<std::ptrdiff_t>(i));
     uniform_ = std::all_of(members_.begin(), members_.end(),
                            [&](const member& m) { return m.weight == members_.front().weight; });
   }

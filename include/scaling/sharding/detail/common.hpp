@@ -8,7 +8,11 @@
 // - sorted_points: positions sorted on a circle with a top-bits index, so finding the first
 //   position >= h costs one table read and a search over ~1 element instead of log2(n) misses;
 // - visit_circle: the walk behind visit_candidates, over a circle of node indices (a ring's point
-//   owners, a Maglev table) from a start slot onwards.
+//   owners, a Maglev table) from a start slot onwards;
+// - insert_strong, erase_strong, erase_swap_last_strong: std::vector edits with the strong
+//   guarantee for any element type. std::vector gives it for a middle insert or an erase only
+//   when the element's move cannot throw; a user's Node need not promise that, so these edit in
+//   place when it does and otherwise build the new vector aside and swap it in.
 #pragma once
 
 #include <algorithm>
@@ -18,6 +22,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <scaling/core/config.hpp>
@@ -82,17 +87,27 @@ class sorted_points {
   };
 
   // Takes points in any order; sorts by position, then owner (a deterministic tie-break).
+  // Strong guarantee: the new table is built aside and swapped in.
   void assign(std::vector<point> points) {
     std::sort(points.begin(), points.end(), [](const point& a, const point& b) {
       return a.position != b.position ? a.position < b.position : a.owner < b.owner;
     });
-    positions_.resize(points.size());
-    owners_.resize(points.size());
+    sorted_points next;
+    next.positions_.resize(points.size());
+    next.owners_.resize(points.size());
     for (std::size_t i = 0; i < points.size(); ++i) {
-      positions_[i] = points[i].position;
-      owners_[i] = points[i].owner;
+      next.positions_[i] = points[i].position;
+      next.owners_[i] = points[i].owner;
     }
-    build_index();
+    next.build_index();
+    swap(next);
+  }
+
+  void swap(sorted_points& other) noexcept {
+    positions_.swap(other.positions_);
+    owners_.swap(other.owners_);
+    index_.swap(other.index_);
+    std::swap(shift_, other.shift_);
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return positions_.size(); }
@@ -127,15 +142,17 @@ class sorted_points {
     // About one point per bucket; at least 2 buckets so the shift stays below the width.
     const int wanted = std::max(1, static_cast<int>(std::bit_width(positions_.size())));
     const int bits = std::min(wanted, std::min(24, position_bits - 1));
-    shift_ = position_bits - bits;
     const std::size_t buckets = std::size_t{1} << bits;
-    index_.assign(buckets + 1, static_cast<std::uint32_t>(positions_.size()));
+    std::vector<std::uint32_t> index(buckets + 1, static_cast<std::uint32_t>(positions_.size()));
+    const int shift = position_bits - bits;
     std::size_t p = 0;
     for (std::size_t b = 0; b < buckets; ++b) {
-      while (p < positions_.size() && static_cast<std::size_t>(positions_[p] >> shift_) < b)
+      while (p < positions_.size() && static_cast<std::size_t>(positions_[p] >> shift) < b)
         ++p;
-      index_[b] = static_cast<std::uint32_t>(p);
+      index[b] = static_cast<std::uint32_t>(p);
     }
+    index_.swap(index);
+    shift_ = shift;
   }
 
   std::vector<Position> positions_;
@@ -154,6 +171,53 @@ void visit_circle(const std::vector<std::uint32_t>& owners, std::size_t start, V
   for (std::size_t step = 0; step < count; ++step) {
     if (visit(static_cast<std::size_t>(owners[at]))) return;
     at = at + 1 == count ? 0 : at + 1;
+  }
+}
+
+// Inserts a copy of `value` before position `at` (<= v.size()). Strong guarantee for any T.
+template <class T>
+void insert_strong(std::vector<T>& v, std::size_t at, const T& value) {
+  if constexpr (std::is_nothrow_move_constructible_v<T> && std::is_nothrow_move_assignable_v<T>) {
+    T copy(value);
+    v.reserve(v.size() + 1);  // reallocates with nothrow moves: strong
+    v.insert(v.begin() + static_cast<std::ptrdiff_t>(at), std::move(copy));  // cannot throw now
+  } else {
+    std::vector<T> next;
+    next.reserve(v.size() + 1);
+    next.insert(next.end(), v.begin(), v.begin() + static_cast<std::ptrdiff_t>(at));
+    next.push_back(value);
+    next.insert(next.end(), v.begin() + static_cast<std::ptrdiff_t>(at), v.end());
+    v.swap(next);
+  }
+}
+
+// Erases v[at], keeping the order of the rest. Strong guarantee for any T.
+template <class T>
+void erase_strong(std::vector<T>& v, std::size_t at) {
+  if constexpr (std::is_nothrow_move_assignable_v<T>) {
+    v.erase(v.begin() + static_cast<std::ptrdiff_t>(at));
+  } else {
+    std::vector<T> next;
+    next.reserve(v.size() - 1);
+    next.insert(next.end(), v.begin(), v.begin() + static_cast<std::ptrdiff_t>(at));
+    next.insert(next.end(), v.begin() + static_cast<std::ptrdiff_t>(at) + 1, v.end());
+    v.swap(next);
+  }
+}
+
+// Erases v[at] by moving the last element into its place (O(1) when T's move cannot throw).
+// Strong guarantee for any T.
+template <class T>
+void erase_swap_last_strong(std::vector<T>& v, std::size_t at) {
+  if constexpr (std::is_nothrow_move_assignable_v<T>) {
+    if (at + 1 != v.size()) v[at] = std::move(v.back());
+    v.pop_back();
+  } else {
+    std::vector<T> next;
+    next.reserve(v.size() - 1);
+    for (std::size_t i = 0; i + 1 < v.size(); ++i)
+      next.push_back(i == at ? v.back() : v[i]);
+    v.swap(next);
   }
 }
 

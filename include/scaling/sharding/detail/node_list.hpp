@@ -7,11 +7,21 @@
 // interface offers with a using-declaration, so each strategy's header still lists its whole
 // interface. It also raises the two membership errors in one wording for every strategy: adding
 // a node that is already a member, and removing one that is not.
+//
+// node_initializer<Node> is the element type of the strategies' `{node, node, ...}`
+// constructors. It converts only from values that convert implicitly to Node, never from a
+// braced list, so a braced config such as `{.points_per_node = 0}` cannot be taken for a node:
+// GCC (12 at least) drops the designators when it tries a designated list as a
+// non-aggregate, so `{.points_per_node = 0}` passed as a std::string `{0}`, a null pointer, and
+// list-initialization prefers an initializer_list constructor whenever one is viable: the ring
+// then threw std::logic_error("basic_string: construction from null is not valid").
 #pragma once
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -21,6 +31,30 @@
 #include <scaling/core/hash.hpp>
 
 namespace scaling::detail {
+
+template <class Node>
+class node_initializer {
+ public:
+  template <class Value>
+  requires std::convertible_to<Value&&, Node> node_initializer(
+      Value&& value)  // NOLINT(google-explicit-constructor): a list element
+      : node_(std::forward<Value>(value)) {}
+
+  [[nodiscard]] const Node& get() const noexcept { return node_; }
+
+ private:
+  Node node_;
+};
+
+// The nodes of a `{node, node, ...}` list, copied out.
+template <class Node>
+std::vector<Node> nodes_of(std::initializer_list<node_initializer<Node>> list) {
+  std::vector<Node> out;
+  out.reserve(list.size());
+  for (const node_initializer<Node>& node : list)
+    out.push_back(node.get());
+  return out;
+}
 
 template <class Node, class Hash>
 class node_list {
