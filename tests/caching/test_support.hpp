@@ -1,5 +1,6 @@
 // Shared test utilities for the caching tests: a lifetime-counting value, a value whose copy
-// can be made to throw, one whose copy assignment can throw halfway, and `tracked` types that do both, for exception-safety tests.
+// can be made to throw, one whose copy assignment can throw halfway, and `tracked` types that do
+// both, for exception-safety tests.
 #pragma once
 
 #include <atomic>
