@@ -6,6 +6,7 @@
 // scaling::asio::async_get on one io_context (the completion is posted, never inline).
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <latch>
 #include <mutex>
 #include <string>
@@ -26,9 +27,13 @@ namespace {
 
 using scaling::http_response;
 
+// As an origin answers: with Date (RFC 9110 section 6.6.1), which the edge would otherwise
+// add itself when it stores the response.
 http_response object_of(std::size_t bytes) {
   return http_response{200,
-                       {{"Cache-Control", "public, max-age=3600"},
+                       {{"Date", scaling::format_http_date(std::chrono::floor<std::chrono::seconds>(
+                                     std::chrono::system_clock::now()))},
+                        {"Cache-Control", "public, max-age=3600"},
                         {"Content-Type", "application/octet-stream"},
                         {"ETag", "\"abc\""}},
                        std::string(bytes, 'x')};

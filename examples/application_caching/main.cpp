@@ -9,7 +9,9 @@
 // Failure modes shown: the stampede when a hot key expires (with and without single-flight,
 // and how early expiration keeps a hot key from expiring at all), cache penetration by keys that
 // don't exist (negative caching), stale data after a write that bypasses the cache (bounded by the
-// TTL; fixed by invalidate-on-write), writes lost on shutdown (write-behind flushes them). What to
+// TTL; fixed by invalidate-on-write), writes lost on shutdown (write-behind flushes them), memory
+// bounds with values of very different sizes (a weigher makes capacity a byte budget); hot keys
+// and scans are named with the tests that show them. What to
 // monitor: hit ratio and database queries per request, loads per key per second (a stampede shows
 // as a spike), negative-cache hits, write-behind queue length and batch failures, evictions per
 // second (a cache too small for its working set churns).
@@ -78,6 +80,16 @@ int failures = 0;
 void check(bool ok, const char* what) {
   std::printf("  [%s] %s\n", ok ? "ok" : "FAILED", what);
   if (!ok) ++failures;
+}
+
+// The pattern page's questions, in its order (docs/patterns/application-caching.md).
+void question(const char* title, const char* answer) {
+  std::printf("\n== %s\n%s\n", title, answer);
+}
+
+// A failure mode this program does not stage, and the tests that do.
+void tested_in(const char* failure, const char* tests) {
+  std::printf("   %s: tested in %s\n", failure, tests);
 }
 
 // Zipf(0.99)-distributed user ids: a few users are read very often.
@@ -267,9 +279,36 @@ void write_behind(slow_database& db) {
   check(all_final, "nothing lost on shutdown: every page has its final count");
 }
 
+void memory_bound() {
+  std::puts("6. Memory bounds: values from 100 bytes to 8 KB in a 256 KB cache");
+  scaling::cache<int, std::string> pages{
+      256 * 1024, {.weigher = [](const int&, const std::string& v) { return v.size(); }}};
+  std::mt19937_64 rng{7};
+  std::uniform_int_distribution<std::size_t> size(100, 8 * 1024);
+  std::size_t offered = 0;
+  for (int id = 0; id < 1000; ++id) {
+    std::string page(size(rng), 'x');
+    offered += page.size();
+    pages.put(id, std::move(page));
+  }
+  std::printf("   %zu KB offered, %llu bytes held in %zu entries (capacity 262144 bytes)\n",
+              offered / 1024, static_cast<unsigned long long>(pages.weight()), pages.size());
+  check(pages.weight() <= 256 * 1024, "a weigher makes the capacity a byte budget");
+}
+
 }  // namespace
 
 int main() {
+  question("Problem solved",
+           "Reads dominate most services, and they repeat; without a cache every read reaches "
+           "the database,\nwhich saturates long before the application servers. A cache in "
+           "memory cuts its read load to\nthe miss ratio.");
+  question("Implementation approach",
+           "cache<Key, Value, Eviction, Concurrency>: a bounded map with eviction policies "
+           "(LRU ... W-TinyLFU,\nadaptive), TTLs, weights, single_threaded / mutex_locked / "
+           "sharded<N>; cache-aside and write-through\nhelpers; loading_cache (single-flight, "
+           "negative caching, early expiration); write_behind.");
+  std::puts("\n== Failure modes");
   slow_database db{10'000, std::chrono::microseconds{200}};
   database_load_reduction(db);
   stampede();
@@ -277,6 +316,22 @@ int main() {
   penetration(db);
   staleness(db);
   write_behind(db);
+  memory_bound();
+  std::puts("7. Not staged here");
+  tested_in("hot keys (one key's traffic on one segment)",
+            "ConcurrentHotKey.OneKeyHammeredByFourThreadsStaysExact");
+  tested_in("a scan evicts the working set",
+            "ScanResistance.FrequencyAwarePoliciesBeatLruUnderAScan, "
+            "Replay.S3FifoKeepsAHotSetThroughTheSharedScan");
+  question("Real-world examples",
+           "Memcached in front of MySQL at Facebook (cache-aside, invalidation on write, leases "
+           "against\nstampedes); Caffeine's W-TinyLFU; SIEVE and S3-FIFO in CDNs and object "
+           "caches; read replicas plus\nan application cache.");
+  question("Operational considerations",
+           "Monitor hit ratio and misses per second (database load = misses), evictions per "
+           "second, loads and\nshared loads (a spike is a stampede absorbed), negative hits, "
+           "write-behind backlog and failures.\nSize from a replay of your own trace "
+           "(cache_replay); TTL = the staleness the product accepts.");
   std::printf("%s\n", failures == 0 ? "all checks passed" : "SOME CHECKS FAILED");
   return failures == 0 ? 0 : 1;
 }

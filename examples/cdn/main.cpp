@@ -9,7 +9,8 @@
 // removes it), an origin outage (stale-if-error keeps serving), a thundering herd on a cold
 // object (one origin fetch for 1000 requests); and the trade-off itself, in figures: how a
 // longer TTL lowers latency and origin load while serving more stale pages, and what purging
-// on every change costs.
+// on every change costs. A failing origin, purge storms, cache poisoning, hostile headers and
+// memory are named with the tests that show them.
 // What to monitor: hit ratio per tier, origin offload (share of requests never reaching the
 // origin), stale responses served, purge counts and reach, origin 5xx and latency, and the
 // age of what users get.
@@ -42,6 +43,16 @@ int failed_checks = 0;
 void check(bool ok, const char* what) {
   std::printf("  [%s] %s\n", ok ? "ok" : "FAILED", what);
   if (!ok) ++failed_checks;
+}
+
+// The pattern page's questions, in its order (docs/patterns/cdn.md).
+void question(const char* title, const char* answer) {
+  std::printf("\n== %s\n%s\n", title, answer);
+}
+
+// A failure mode this program does not stage, and the tests that do.
+void tested_in(const char* failure, const char* tests) {
+  std::printf("  %s: tested in %s\n", failure, tests);
 }
 
 // Simulated network: client region -> POP round trips, and the way up to the origin.
@@ -189,6 +200,17 @@ tradeoff_row run_tradeoff(int ttl_s, bool purge_on_change) {
 }  // namespace
 
 int main() {
+  question("Problem solved",
+           "Static and semi-static content is requested far more often than it changes, by "
+           "users far from the\norigin. Edge caches in points of presence answer from memory "
+           "while the copy is fresh and go to the\norigin only for what they lack. The price "
+           "is invalidation.");
+  question("Implementation approach",
+           "edge_cache applies the shared-cache rules of RFC 9111 / 5861 / 9213: fresh hits "
+           "with Age, one origin\nfetch per key (the waiting list), stale-while-revalidate, "
+           "stale-if-error, purges by URL, tag and\nprefix; cdn_network routes to POPs with a "
+           "shield tier, on a manual clock here.");
+  std::puts("\n== Failure modes");
   scaling::manual_clock clock{
       scaling::manual_clock::time_point{sys_days{2026y / March / 1}.time_since_epoch() + 9h}};
   origin_server origin;
@@ -359,6 +381,24 @@ int main() {
         "purging on every change removes staleness and keeps most of the latency gain");
   std::puts("  Invalidation is the price of the long TTL: one purge per change, reaching every");
   std::puts("  POP and the shield, and a failed or late purge means stale answers again.");
+
+  std::puts("\n7. Not staged here");
+  tested_in("a failing origin stampeded (5xx cached briefly)",
+            "EdgeCache.OriginErrorsAreNegativelyCachedBriefly");
+  tested_in("purge storms", "EdgeCache.SoftPurgeKeepsTheCopyUsableStaleWhileRefreshing");
+  tested_in("cache poisoning via unkeyed headers", "EdgeCache.VaryOnOtherHeadersIsNotCachedHere");
+  tested_in("hostile headers", "HeaderFuzzCorpus.EveryInputParsesWithinInvariants");
+  tested_in("memory", "EdgeCache.MemoryStaysWithinTheByteBound");
+
+  question("Real-world examples",
+           "Varnish (grace mode, the waiting list, hit-for-miss, xkey purges); nginx "
+           "proxy_cache (cache lock,\nuse_stale, background update); Fastly (Surrogate-Key "
+           "and soft purge, shielding); Cloudflare (tiered\ncache, CDN-Cache-Control).");
+  question("Operational considerations",
+           "Monitor per tier: hit ratio, origin offload, stale served, revalidations, passes, "
+           "origin fetches and\nerrors, purge counts, bytes against capacity, the Age users "
+           "receive. Set TTLs at the origin (long\nand immutable for versioned assets, short "
+           "with stale-while-revalidate for pages); tag responses\nwith Surrogate-Key.");
   std::printf("\n%s\n", failed_checks == 0 ? "cdn: all checks passed" : "cdn: CHECKS FAILED");
   return failed_checks == 0 ? 0 : 1;
 }

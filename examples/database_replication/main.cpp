@@ -31,6 +31,11 @@ void check(bool ok, const char* what) {
   if (!ok) ++failed_checks;
 }
 
+// The pattern page's questions, in its order (docs/patterns/database-replication.md).
+void question(const char* title, const char* answer) {
+  std::printf("\n== %s\n%s\n", title, answer);
+}
+
 using store_t =
     scaling::replicated_store<std::string, int, scaling::round_robin, scaling::manual_clock>;
 
@@ -150,10 +155,12 @@ void ejection_and_panic() {
               r2.ejections);
   check(r2.ejected && r2.selected == 5, "ejected after 5 consecutive failures, then skipped");
   clock.advance(30s);
+  // Round robin over four members: r2 comes up within four selections once it is back.
   auto t = reads.select();
-  while (t.id() != "r2")
+  for (int i = 0; i < 4 && t.id() != "r2"; ++i)
     t = reads.select();
-  check(true, "back in rotation after base_ejection_time (30 s)");
+  check(t.id() == "r2" && !reads.state("r2").ejected,
+        "back in rotation after base_ejection_time (30 s)");
   t.complete(scaling::read_outcome::success);
   reads.mark("r0", scaling::replica_health::down);
   reads.mark("r1", scaling::replica_health::down);
@@ -209,16 +216,31 @@ void failover() {
 
 int main() {
   std::puts("Database replication: a primary, read replicas, and the client-side routing rules");
+  question("Problem solved",
+           "One database server runs out of read capacity long before write capacity, and it is "
+           "a single\npoint of failure. Replicas copy the data: reads spread over them, and a "
+           "replica takes over\nwhen the primary fails. The price: copies lag.");
+  question("Implementation approach",
+           "replica_selector routes each read (policy, health, consistency rules) with an RAII "
+           "ticket that\nfeeds latency and outcome back; read_session gives read-your-writes; "
+           "replicated_store is a\nprimary + replicas in process, here on a manual clock.");
+  std::puts("\n== Failure modes");
   scale_reads();
   lag_and_sessions();
   slow_replica();
   ejection_and_panic();
   thundering_herd();
   failover();
-  std::puts(
-      "\nWhat to monitor: lag in bytes and seconds per replica, per-replica latency and "
-      "in-flight reads,\nejections and panic mode, reads falling back to the primary, lost "
-      "writes after a failover.");
+  question("Real-world examples",
+           "Instagram (one PostgreSQL, then read replicas, then shards); MongoDB read "
+           "preferences (the five\nread modes, maxStalenessSeconds); Envoy (least_request, "
+           "outlier detection, 50% panic threshold);\nFinagle (peak EWMA); C3 (replica ranking "
+           "by latency and queue size).");
+  question("Operational considerations",
+           "Monitor lag in bytes and seconds per replica, per-replica latency and in-flight "
+           "reads, ejections\nand panic mode, reads falling back to the primary, lost writes "
+           "after a failover. Configure the\nread mode per query class and a staleness bound "
+           "some replica meets. Replicas scale reads, not\nwrites: past one primary, shard.");
   if (failed_checks != 0) {
     std::printf("\n%d check(s) FAILED\n", failed_checks);
     return 1;

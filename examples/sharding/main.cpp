@@ -7,7 +7,8 @@
 // Failure modes shown, with figures: uneven load (ring peak-to-mean, fixed by more probes),
 // a hot key (bounded loads cap every server at ceil(1.25 x mean)), node loss (replicas from
 // nodes_for take over; only the lost node's users move), resharding (the moved fraction and the
-// migration plan).
+// migration plan), sequential keys in range sharding (all land in the last range). Clock faults
+// in id generators and client disagreement are named with the tests that show them.
 // What to monitor: per-node load (peak-to-mean), keys moved per membership change, shards per
 // node after a migration, id generator sequence exhaustion.
 #include <cmath>
@@ -26,6 +27,16 @@ int failures = 0;
 void check(bool ok, const char* what) {
   std::printf("  [%s] %s\n", ok ? "ok" : "FAILED", what);
   if (!ok) ++failures;
+}
+
+// The pattern page's questions, in its order (docs/patterns/sharding.md).
+void question(const char* title, const char* answer) {
+  std::printf("\n== %s\n%s\n", title, answer);
+}
+
+// A failure mode this program does not stage, and the tests that do.
+void tested_in(const char* failure, const char* tests) {
+  std::printf("   %s: tested in %s\n", failure, tests);
 }
 
 template <class Strategy>
@@ -47,6 +58,16 @@ int main() {
   for (int i = 1; i <= 10; ++i)
     dbs.push_back("pg-" + std::to_string(i));
 
+  question("Problem solved",
+           "One database holds every user and has run out of room and write throughput; "
+           "replicas and caches\nhelp reads, not writes or size. Sharding splits the data "
+           "over servers so that writes and\nstorage scale with their number.");
+  question("Implementation approach",
+           "Strategies that share one concept (shard_strategy): hash_ring (virtual nodes, "
+           "multi-probe),\nketama_ring, maglev, jump_hash, rendezvous, range_shards, "
+           "redis_slot_map; bounded_load for hot\nkeys; logical_shards with migration plans; "
+           "sharded ids that name their shard.");
+  std::puts("\n== Failure modes");
   std::puts("1. Shard users over 10 databases with a consistent-hash ring (160 points each)");
   const scaling::hash_ring<std::string> ring{dbs};
   const scaling::hash_ring<std::string> ring4{dbs, {.points_per_node = 160, .probes = 4}};
@@ -110,6 +131,41 @@ int main() {
             shards.node_for(std::uint64_t{31337}),
         "an id still names its shard after the migration");
 
+  std::puts("6. Range sharding by id: new rows get increasing ids");
+  scaling::range_shards<std::uint64_t, std::string> by_range{"pg-1"};
+  by_range.split(1'000'000, "pg-2");
+  by_range.split(2'000'000, "pg-3");
+  std::map<std::string, int> new_rows;
+  for (std::uint64_t id = 2'500'000; id < 2'510'000; ++id)
+    ++new_rows[by_range.node_for(id)];
+  std::map<std::string, int> hashed_rows;
+  for (std::uint64_t id = 2'500'000; id < 2'510'000; ++id)
+    ++hashed_rows[ring.node_for(id)];
+  std::printf(
+      "   10000 new rows: %zu range shard(s) take them all (%s); a hash ring spreads them "
+      "over %zu\n",
+      new_rows.size(), new_rows.begin()->first.c_str(), hashed_rows.size());
+  check(new_rows.size() == 1 && new_rows.count("pg-3") == 1,
+        "sequential keys all land in the last range: a write hot spot");
+  check(hashed_rows.size() == dbs.size(), "hashing the same keys spreads the writes");
+
+  std::puts("7. Not staged here");
+  tested_in("clock faults in id generators",
+            "ShardedId.ClockGoingBackwardsNeverRepeatsOrDecreases, "
+            "ShardedId.SequenceOverflowWaitsForTheNextMillisecond");
+  tested_in("client disagreement (another client's mapping)",
+            "KetamaRing.AgreesWithLibmemcachedOnRandomServersAndKeys");
+
+  question("Real-world examples",
+           "Instagram (thousands of logical shards on few PostgreSQL servers, 64-bit ids with "
+           "the shard in\nthem); memcached fleets on ketama; Google Maglev and Envoy; Redis "
+           "Cluster's 16384 slots; HAProxy's\nbounded loads; Bigtable, HBase, CockroachDB and "
+           "MongoDB ranges.");
+  question("Operational considerations",
+           "Monitor per-node load (peak-to-mean), keys moved per membership change, shards per "
+           "node after a\nmigration, bounded-load spill-overs, id generators waiting on an "
+           "exhausted millisecond. Plan the\nmovement before adding servers, add one at a time, "
+           "copy before cutting over.");
   std::printf("%s\n", failures == 0 ? "all checks passed" : "some checks FAILED");
   return failures == 0 ? 0 : 1;
 }

@@ -3,6 +3,7 @@
 // <scaling/replication/postgres.hpp>, is not included: it needs libpq.
 #pragma once
 
+#include <scaling/replication/backup.hpp>
 #include <scaling/replication/consistency.hpp>
 #include <scaling/replication/health.hpp>
 #include <scaling/replication/policies.hpp>

@@ -9,6 +9,7 @@
 #include <scaling/caching.hpp>
 #include <scaling/cdn.hpp>
 #include <scaling/core.hpp>
+#include <scaling/lab.hpp>
 #include <scaling/queueing.hpp>
 #include <scaling/replication.hpp>
 #include <scaling/sharding.hpp>

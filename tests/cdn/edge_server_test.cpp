@@ -30,7 +30,9 @@
 #include <boost/beast/http.hpp>
 #include <gtest/gtest.h>
 
+#include <scaling/asio/http_conversion.hpp>
 #include <scaling/asio/http_origin.hpp>
+#include <scaling/asio/origin_url.hpp>
 #include <scaling/core/clock.hpp>
 
 #include "support/sanitizers.hpp"
@@ -415,6 +417,85 @@ TEST(HttpOrigin, CloseAnswersPendingRequestsWithNullopt) {
   ASSERT_EQ(future.wait_for(hang_guard), std::future_status::ready);
   EXPECT_FALSE(future.get());
   EXPECT_FALSE(fetch(origin, {.key = "/after"}));
+}
+
+// Calls http_origin::fetch and waits for the outcome.
+scaling::asio::http_origin_result fetch_result(const scaling::asio::http_origin& origin,
+                                               scaling::asio::http_origin_request request) {
+  std::promise<scaling::asio::http_origin_result> answer;
+  auto future = answer.get_future();
+  origin.fetch(std::move(request),
+               [&answer](scaling::asio::http_origin_result r) { answer.set_value(std::move(r)); });
+  if (future.wait_for(hang_guard) != std::future_status::ready) {
+    ADD_FAILURE() << "http_origin never answered";
+    return {};
+  }
+  return future.get();
+}
+
+TEST(HttpOrigin, FetchSaysWhyThereIsNoResponse) {
+  using failure = scaling::asio::http_origin_failure;
+  test_origin server;
+  server.respond([](const seen_request& r) {
+    if (r.target == "/slow") return reply{.hold = true};
+    if (r.target == "/garbage") return reply{.raw = "NOT HTTP AT ALL\r\n\r\n"};
+    if (r.target == "/cut") return reply{.raw = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc"};
+    if (r.target == "/big") return reply{.body = std::string(2048, 'x')};
+    return reply{.body = "fine"};
+  });
+  io_thread io;
+  scaling::asio::http_origin origin{
+      io.io.get_executor(), server.url(), {.timeout = 200ms, .body_limit = 1024}};
+  const auto ok = fetch_result(origin, {.target = "/ok"});
+  ASSERT_TRUE(ok.response);
+  EXPECT_EQ(ok.response->body(), "fine");
+  EXPECT_EQ(ok.failure, failure::none);
+  EXPECT_EQ(fetch_result(origin, {.target = "/slow"}).failure, failure::timeout);
+  EXPECT_EQ(fetch_result(origin, {.target = "/garbage"}).failure, failure::malformed);
+  EXPECT_EQ(fetch_result(origin, {.target = "/cut"}).failure, failure::connection_lost);
+  EXPECT_EQ(fetch_result(origin, {.target = "/big"}).failure, failure::too_large);
+  EXPECT_EQ(fetch_result(origin, {.target = "/a b"}).failure, failure::invalid_request);
+  EXPECT_EQ(origin.stats().timeouts, 1u);
+  EXPECT_EQ(origin.stats().failures, 5u);
+  EXPECT_FALSE(origin.closed());
+  origin.close();
+  origin.close();  // idempotent
+  EXPECT_TRUE(origin.closed());
+  EXPECT_EQ(fetch_result(origin, {.target = "/ok"}).failure, failure::closed);
+
+  scaling::asio::http_origin refused{io.io.get_executor(),
+                                     "http://127.0.0.1:" + std::to_string(closed_port())};
+  EXPECT_EQ(fetch_result(refused, {.target = "/"}).failure, failure::unreachable);
+}
+
+TEST(HttpOrigin, SplitHeadersConvertRequestsAndResponses) {
+  const auto url = scaling::asio::parse_origin_url("http://Origin.test:8080/base/");
+  EXPECT_EQ(url.host, "Origin.test");
+  EXPECT_EQ(url.port, "8080");
+  EXPECT_EQ(url.base_path, "/base");
+  auto message = scaling::asio::to_beast_request(
+      url, scaling::asio::to_origin_request(
+               {.key = "/a?b=1", .accept_encoding = "gzip", .if_none_match = "\"v1\""}));
+  ASSERT_TRUE(message);
+  EXPECT_EQ(message->target(), "/base/a?b=1");
+  EXPECT_EQ((*message)[http::field::host], "Origin.test:8080");
+  EXPECT_EQ((*message)[http::field::if_none_match], "\"v1\"");
+  EXPECT_EQ((*message)[http::field::accept_encoding], "gzip");
+  EXPECT_FALSE(scaling::asio::to_beast_request(url, {.target = "/a\r\nX: y"}));
+
+  http::response<http::string_body> answer{http::status::ok, 11};
+  answer.set(http::field::connection, "X-Private");
+  answer.set("X-Private", "1");
+  answer.set(http::field::transfer_encoding, "chunked");
+  answer.set(http::field::etag, "\"e\"");
+  answer.body() = "payload";
+  const auto converted = scaling::asio::to_http_response(std::move(answer));
+  EXPECT_EQ(converted.status(), 200);
+  EXPECT_EQ(converted.body(), "payload");
+  EXPECT_EQ(converted.header("ETag"), "\"e\"");
+  EXPECT_EQ(converted.header("X-Private"), "");
+  EXPECT_EQ(converted.header("Transfer-Encoding"), "");
+  EXPECT_EQ(converted.header("Connection"), "");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -833,14 +914,14 @@ TEST_F(EdgeServer, OriginDownServesStaleIfErrorThenMustRevalidateIs504) {
   EXPECT_EQ(server->stats().cache.stale_if_error, 1u);
 }
 
-TEST_F(EdgeServer, OriginTimeoutIs502) {
+// RFC 9110 section 15.6.5: no timely answer from the origin is a 504.
+TEST_F(EdgeServer, OriginTimeoutIs504) {
   origin->respond([](const seen_request&) { return reply{.hold = true}; });
   auto opts = options_for(*origin, clock);
   opts.origin_timeout = std::chrono::milliseconds{100};
   start(opts);
   auto c = client();
-  EXPECT_EQ(c.get("/slow").result_int(), 502u);
-  EXPECT_EQ(server->stats().cache.errors, 1u);
+  EXPECT_EQ(c.get("/slow").result_int(), 504u);
 }
 
 TEST_F(EdgeServer, KeepAliveAndPipelinedRequestsAreAnsweredInOrder) {
@@ -902,6 +983,89 @@ TEST_F(EdgeServer, PassesOtherMethodsAndAuthorizedRequestsWithoutCaching) {
   const auto seen = origin->seen();
   EXPECT_EQ(seen[2].header("Authorization"), "Bearer t");
   EXPECT_EQ(server->stats().passed, 4u);
+}
+
+// RFC 9111 section 4.4: a non-error answer to an unsafe method invalidates the target URI,
+// and the Location and Content-Location URIs on the same origin; the request itself always
+// reaches the origin.
+TEST_F(EdgeServer, UnsafeMethodsInvalidateTheTargetUri) {
+  origin->respond([](const seen_request& r) {
+    if (r.method == "GET") return cacheable("got " + r.target, "max-age=600");
+    return reply{.status = 200, .body = r.method + " done"};
+  });
+  start();
+  auto c = client();
+  for (const char* method : {"POST", "PUT", "DELETE", "PATCH"}) {
+    SCOPED_TRACE(method);
+    EXPECT_EQ(c.get("/res").body(), "got /res");
+    EXPECT_EQ(field(c.get("/res"), "X-Cache"), "HIT");
+    const int before = origin->requests();
+    auto unsafe = c.send(http::string_to_verb(method), "/res", {}, "x");
+    EXPECT_EQ(unsafe.result_int(), 200u);
+    EXPECT_EQ(unsafe.body(), std::string{method} + " done");  // never answered from cache
+    EXPECT_EQ(origin->requests(), before + 1);
+    EXPECT_EQ(field(c.get("/res"), "X-Cache"), "MISS");
+  }
+  EXPECT_EQ(server->stats().invalidations, 4u);
+  EXPECT_NE(c.get("/.scaling/stats").body().find("\"invalidations\":4"), std::string::npos);
+}
+
+TEST_F(EdgeServer, UnsafeMethodsInvalidateSameOriginLocationAndContentLocation) {
+  origin->respond([](const seen_request& r) {
+    if (r.method == "GET") return cacheable("got " + r.target, "max-age=600");
+    if (r.target == "/redirecting") {
+      return reply{.status = 303, .headers = {{"Location", "other?page=2"}}};
+    }
+    return reply{.status = 201,
+                 .headers = {{"Location", "http://EDGE.test:80/dir/../created"},
+                             {"Content-Location", "/content#top"}},
+                 .body = "made"};
+  });
+  start();
+  auto c = client();
+  const auto warm = [&](const std::string& target, const std::string& host = "edge.test") {
+    EXPECT_EQ(c.get(target, {{"Host", host}}).result_int(), 200u);
+    EXPECT_EQ(field(c.get(target, {{"Host", host}}), "X-Cache"), "HIT") << host << target;
+  };
+  for (const char* target : {"/created", "/content", "/other?page=2", "/untouched"})
+    warm(target);
+  warm("/created", "elsewhere.test");
+
+  EXPECT_EQ(c.send(http::verb::post, "/make", {}, "x").result_int(), 201u);
+  EXPECT_EQ(field(c.get("/created"), "X-Cache"), "MISS");
+  EXPECT_EQ(field(c.get("/content"), "X-Cache"), "MISS");
+  EXPECT_EQ(field(c.get("/untouched"), "X-Cache"), "HIT");
+  // Another host's copy is another origin's: kept.
+  EXPECT_EQ(field(c.get("/created", {{"Host", "elsewhere.test"}}), "X-Cache"), "HIT");
+
+  // A 3xx counts; a relative Location resolves against the request's path.
+  EXPECT_EQ(c.send(http::verb::put, "/redirecting", {}, "x").result_int(), 303u);
+  EXPECT_EQ(field(c.get("/other?page=2"), "X-Cache"), "MISS");
+}
+
+TEST_F(EdgeServer, UnsafeMethodsAnsweredWithAnErrorOrOnAnotherOriginInvalidateNothing) {
+  origin->respond([](const seen_request& r) {
+    if (r.method == "GET") return cacheable("got " + r.target, "max-age=600");
+    if (r.target == "/fails") return reply{.status = 500};
+    if (r.target == "/missing") return reply{.status = 404};
+    return reply{.status = 200,
+                 .headers = {{"Location", "http://elsewhere.test/kept"},
+                             {"Content-Location", "https://edge.test/kept"}}};
+  });
+  start();
+  auto c = client();
+  for (const char* target : {"/fails", "/missing", "/kept"}) {
+    EXPECT_EQ(c.get(target).result_int(), 200u);
+    EXPECT_EQ(field(c.get(target), "X-Cache"), "HIT");
+  }
+  EXPECT_EQ(c.send(http::verb::post, "/fails", {}, "x").result_int(), 500u);
+  EXPECT_EQ(c.send(http::verb::delete_, "/missing").result_int(), 404u);
+  EXPECT_EQ(c.send(http::verb::post, "/moved", {}, "x").result_int(), 200u);
+  for (const char* target : {"/fails", "/missing", "/kept"})
+    EXPECT_EQ(field(c.get(target), "X-Cache"), "HIT") << target;
+  // Safe methods never invalidate.
+  EXPECT_EQ(c.send(http::verb::options, "/kept").result_int(), 200u);
+  EXPECT_EQ(field(c.get("/kept"), "X-Cache"), "HIT");
 }
 
 TEST_F(EdgeServer, UnkeyedAndHopByHopHeadersNeverReachTheOrigin) {
@@ -1000,7 +1164,8 @@ TEST_F(EdgeServer, GracefulStopFinishesRequestsInFlight) {
   std::promise<response_message> answer;
   std::thread in_flight([&] { answer.set_value(client().get("/slow")); });
   ASSERT_TRUE(eventually([&] { return origin->held() == 1; }));
-  std::thread stopper([&] { server->stop(); });
+  EXPECT_FALSE(server->closed());
+  std::thread stopper([&] { server->close(); });
   ASSERT_TRUE(eventually([&] { return server->draining(); }));
   EXPECT_TRUE(idle.closed_by_server());  // idle keep-alive connections close at once
   origin->release();
@@ -1012,6 +1177,8 @@ TEST_F(EdgeServer, GracefulStopFinishesRequestsInFlight) {
   EXPECT_EQ(field(r, "Connection"), "close");
   stopper.join();
   in_flight.join();
+  EXPECT_TRUE(server->closed());
+  server->close();  // idempotent
   EXPECT_FALSE(http_client{server->port()}.connected());
 }
 }  // namespace

@@ -1,7 +1,7 @@
 // edge_server.hpp: a caching HTTP/1.1 reverse proxy (one CDN edge server) on Boost.Beast.
 //
 // What it is: `edge_example::edge_server` listens on an address, answers GET and HEAD from a
-// scaling::edge_cache<std::string, scaling::http_response>, and goes to one origin
+// scaling::edge_cache<scaling::http_response>, and goes to one origin
 // (scaling::asio::http_origin) for what the cache lacks. It is what the CDN pattern page
 // describes, as a server: fresh hits, stale-while-revalidate, stale-if-error, one origin
 // fetch per key however many clients wait, 304 revalidation, purge by URL, tag and prefix.
@@ -12,7 +12,7 @@
 //                                     .origin = "http://127.0.0.1:9000"}};
 //   server.start();                        // N threads, each with its own io_context
 //   ... curl -i http://127.0.0.1:8080/img/logo.png   ->  X-Cache: MISS, then HIT and Age
-//   server.stop();                         // stop accepting, drain, join
+//   server.close();                        // stop accepting, drain, join
 //
 // Design:
 //   - one io_context per thread, each with its own acceptor on the same port (SO_REUSEPORT:
@@ -31,6 +31,21 @@
 //     without If-None-Match, If-Modified-Since (304 when the cached Last-Modified, else Date,
 //     is not later) are honoured; requests with Authorization or Cookie and all other methods are
 //     passed through uncached, with their end-to-end headers.
+//   - unsafe methods (RFC 9111 section 4.4): a request with a method other than GET, HEAD,
+//     OPTIONS, TRACE (or WebDAV's safe PROPFIND, REPORT, SEARCH) is always forwarded; when
+//     the origin answers it with 2xx or 3xx, the stored responses for its target URI, and
+//     for the Location and Content-Location URIs of the answer when they are on the same
+//     origin (http, same host and port), are purged.
+//   - framing (RFC 9112 sections 3.2, 5.1 and 6): an HTTP/1.1 request without Host, any
+//     request with more than one Host, with both Content-Length and Transfer-Encoding,
+//     differing Content-Lengths, a Transfer-Encoding whose last coding is not chunked, or
+//     Transfer-Encoding in HTTP/1.0, gets 400; a transfer coding other than chunked gets
+//     501; whitespace between a field name and its colon is a 400 (Beast's parser). Each of
+//     these closes the connection, so nothing after the bad request is read as a request.
+//   - origin failures: a malformed answer, a refused connection or one closed mid-answer is
+//     a 502 and nothing is stored; an origin that does not answer within origin_timeout is a
+//     504 (an origin 5xx to the cache: stale-if-error may serve a stale copy instead, and
+//     without one the 504 is kept for the cache's negative_ttl like any origin 5xx).
 //   - cache poisoning: requests the cache answers reach the origin with only the fields the
 //     cache keys or validates on (Accept-Encoding, If-None-Match, If-Modified-Since), never
 //     with X-Forwarded-Host or other unkeyed headers; hop-by-hop fields are never forwarded
@@ -40,16 +55,17 @@
 //     `?prefix=P`, `?all=1`, each with `&soft=1` (not for all) answering {"purged":N};
 //     `GET /.scaling/stats` answers the counters as JSON. U and P are `http://host/path`,
 //     `host/path` or `/path` (then the admin request's Host is the host).
-//   - limits: capacity_bytes for the cache, max_connections (more are closed on accept),
-//     max_header_bytes (431), max_body_bytes (413), idle_timeout for reading a request
+//   - limits: capacity_bytes for the cache (a larger object is served, not stored),
+//     max_connections (more are closed on accept), max_header_bytes (431),
+//     max_target_bytes (414), max_body_bytes (413), idle_timeout for reading a request
 //     (keep-alive idle included), send_timeout for writing a response, origin_timeout per
 //     origin request, origin_connections per thread.
-//   - shutdown: stop() closes the acceptors and idle keep-alive connections, lets requests
+//   - shutdown: close() closes the acceptors and idle keep-alive connections, lets requests
 //     in flight finish (their responses carry Connection: close) for up to drain_timeout,
-//     then closes what is left and joins the threads.
+//     then closes what is left and joins the threads. (stop() is its deprecated old name.)
 //
-// Thread safety: start() and stop() from one controlling thread; stats(), cache() and
-// local_endpoint() from any thread.
+// Thread safety: start() and close() from one controlling thread; stats(), closed(), cache()
+// and local_endpoint() from any thread.
 #pragma once
 
 #include <algorithm>
@@ -87,6 +103,7 @@
 
 #include <scaling/asio/edge_cache.hpp>
 #include <scaling/asio/http_origin.hpp>
+#include <scaling/asio/origin_url.hpp>
 #include <scaling/cdn/edge_cache.hpp>
 #include <scaling/cdn/http_date.hpp>
 #include <scaling/cdn/http_response.hpp>
@@ -111,6 +128,8 @@ struct edge_server_options {
   std::uint64_t max_origin_body_bytes = std::uint64_t{64} << 20;
   std::size_t max_connections = 10'000;
   std::uint32_t max_header_bytes = 16 * 1024;
+  // The request target at most, in bytes; longer ones are answered 414 (URI Too Long).
+  std::size_t max_target_bytes = 8 * 1024;
   std::uint64_t max_body_bytes = std::uint64_t{1} << 20;  // request bodies (pass-through)
   std::chrono::milliseconds idle_timeout{30'000};         // to read one request
   std::chrono::milliseconds send_timeout{30'000};         // to write one response
@@ -128,8 +147,9 @@ struct edge_server_stats {
   std::uint64_t origin_waits = 0;   // handed to async_get (miss, revalidation, coalesced)
   std::uint64_t passed = 0;         // passed through uncached (methods, Authorization, Cookie)
   std::uint64_t not_modified = 0;   // 304s the edge answered to clients' validators
-  std::uint64_t bad_requests = 0;   // 400, 413, 431
+  std::uint64_t bad_requests = 0;   // 400, 413, 414, 431, 501 (method or transfer coding)
   std::uint64_t purges = 0;         // admin purge requests
+  std::uint64_t invalidations = 0;  // stored responses purged by unsafe methods' answers
   scaling::edge_stats cache;
 };
 
@@ -248,6 +268,126 @@ inline std::optional<std::string> query_param(std::string_view query, std::strin
   return std::nullopt;
 }
 
+// RFC 9112 section 6.1: the status for a request's Transfer-Encoding values (all its field
+// lines, joined), or 0 when the framing is acceptable. The edge decodes chunked only.
+//   - chunked not the last coding (or a coding list without chunked): 400, the body length
+//     cannot be known;
+//   - chunked more than once: 400 (RFC 9112 section 7);
+//   - another coding before chunked: 501, a coding the edge does not implement.
+inline int transfer_coding_status(std::string_view codings) noexcept {
+  bool chunked_last = false;
+  int chunked = 0;
+  bool other = false;
+  while (!codings.empty()) {
+    const std::size_t comma = codings.find(',');
+    std::string_view coding = codings.substr(0, comma);
+    coding = scaling::detail::trim_ows(coding.substr(0, coding.find(';')));
+    if (!coding.empty()) {
+      chunked_last = iequals(coding, "chunked");
+      if (chunked_last) {
+        ++chunked;
+      } else {
+        other = true;
+      }
+    }
+    if (comma == std::string_view::npos) break;
+    codings.remove_prefix(comma + 1);
+  }
+  if (!chunked_last || chunked > 1) return 400;
+  return other ? 501 : 0;
+}
+
+// RFC 3986 section 5.2.4: a path without "." and ".." segments.
+inline std::string remove_dot_segments(std::string_view in) {
+  std::string out;
+  while (!in.empty()) {
+    if (in.starts_with("../")) {
+      in.remove_prefix(3);
+    } else if (in.starts_with("./")) {
+      in.remove_prefix(2);
+    } else if (in.starts_with("/./")) {
+      in.remove_prefix(2);
+    } else if (in == "/.") {
+      in = "/";
+    } else if (in.starts_with("/../") || in == "/..") {
+      in = in.size() == 3 ? std::string_view{"/"} : in.substr(3);
+      const std::size_t last = out.rfind('/');
+      out.erase(last == std::string::npos ? 0 : last);
+    } else if (in == "." || in == "..") {
+      in = {};
+    } else {
+      const std::size_t next = in.find('/', 1);
+      out.append(in.substr(0, next));
+      in = next == std::string_view::npos ? std::string_view{} : in.substr(next);
+    }
+  }
+  return out;
+}
+
+// A host[:port] for comparison: lower case, without the default port 80.
+inline std::string normalized_authority(std::string_view authority) {
+  std::string out;
+  append_lower(out, authority);
+  if (out.ends_with(":80")) {
+    out.resize(out.size() - 3);
+  } else if (out.ends_with(':')) {
+    out.pop_back();
+  }
+  return out;
+}
+
+// The cache key ("host/path?query") of `reference`, a Location or Content-Location value,
+// resolved against the request's target URI http://`host``target` (RFC 3986 section 5.2);
+// nullopt when it is on another origin (another scheme, host or port), which RFC 9111
+// section 4.4 forbids invalidating, or is empty.
+inline std::optional<std::string> same_origin_key(std::string_view reference, std::string_view host,
+                                                  std::string_view target) {
+  reference = scaling::detail::trim_ows(reference);
+  reference = reference.substr(0, reference.find('#'));
+  if (reference.empty()) return std::nullopt;
+  std::string_view path_and_query;
+  std::string merged;
+  // A scheme ends at a ':' that comes before any '/' or '?' (RFC 3986 section 4.2).
+  const std::size_t colon = reference.find(':');
+  const bool has_scheme =
+      colon != std::string_view::npos && colon > 0 && reference.find_first_of("/?") > colon;
+  if (has_scheme || reference.starts_with("//")) {
+    std::string_view rest = reference;
+    if (has_scheme) {
+      if (!iequals(reference.substr(0, colon), "http")) return std::nullopt;
+      rest = reference.substr(colon + 1);
+      if (!rest.starts_with("//")) return std::nullopt;
+    }
+    rest.remove_prefix(2);
+    const std::size_t end = rest.find_first_of("/?");
+    const std::string_view authority = rest.substr(0, end);
+    if (normalized_authority(authority) != normalized_authority(host)) return std::nullopt;
+    path_and_query = end == std::string_view::npos ? std::string_view{} : rest.substr(end);
+    if (!path_and_query.starts_with('/')) {
+      merged = "/";
+      merged.append(path_and_query);
+      path_and_query = merged;
+    }
+  } else if (reference.starts_with('/')) {
+    path_and_query = reference;
+  } else {
+    const std::string_view base = target.substr(0, target.find('?'));
+    if (reference.starts_with('?')) {
+      merged.assign(base);
+    } else {
+      merged.assign(base.substr(0, base.rfind('/') + 1));
+    }
+    merged.append(reference);
+    path_and_query = merged;
+  }
+  const std::size_t question = path_and_query.find('?');
+  std::string key;
+  append_lower(key, host);
+  key.append(remove_dot_segments(path_and_query.substr(0, question)));
+  if (question != std::string_view::npos) key.append(path_and_query.substr(question));
+  return key;
+}
+
 // Parses "host:port" / "[v6]:port" into an endpoint; throws naming `parameter`.
 inline tcp::endpoint parse_endpoint(std::string_view text, std::string_view parameter) {
   const auto fail = [&](std::string_view rule) {
@@ -282,7 +422,7 @@ inline tcp::endpoint parse_endpoint(std::string_view text, std::string_view para
 class edge_server {
  public:
   using response = scaling::http_response;
-  using cache_type = scaling::edge_cache<std::string, response>;
+  using cache_type = scaling::edge_cache<response>;
 
   // Validates the options and binds the listening sockets (so local_endpoint() is known
   // before start()). Throws scaling::invalid_argument naming the option and its value, or
@@ -306,7 +446,7 @@ class edge_server {
   edge_server(const edge_server&) = delete;
   edge_server& operator=(const edge_server&) = delete;
 
-  ~edge_server() { stop(); }
+  ~edge_server() { close(); }
 
   // Starts the threads. Call once.
   void start() {
@@ -331,8 +471,10 @@ class edge_server {
 
   // Graceful stop: no new connections; idle keep-alive connections close; requests in
   // flight get their responses (with Connection: close) for up to drain_timeout, after which
-  // the remaining connections and origin fetches are closed. Joins the threads. Idempotent.
-  void stop() {
+  // the remaining connections and origin fetches are closed. Joins the threads. Idempotent;
+  // a server never started is only marked closed. Not restartable.
+  void close() {
+    closed_.store(true, std::memory_order_release);
     if (!running_.exchange(false)) return;
     for (auto& w : workers_)
       net::post(w->io, [raw = w.get()] { raw->begin_drain(); });
@@ -360,8 +502,13 @@ class edge_server {
     threads_.clear();
   }
 
+  [[deprecated("use close()")]] void stop() { close(); }
+
+  // True once close() was called.
+  [[nodiscard]] bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+
   [[nodiscard]] tcp::endpoint local_endpoint() const { return endpoint_; }
-  // True once every thread has stopped accepting (after stop() began).
+  // True once every thread has stopped accepting (after close() began).
   [[nodiscard]] bool draining() const noexcept {
     return drained_workers_.load(std::memory_order_acquire) == workers_.size();
   }
@@ -383,6 +530,7 @@ class edge_server {
             .not_modified = load(not_modified_),
             .bad_requests = load(bad_requests_),
             .purges = load(purges_),
+            .invalidations = load(invalidations_),
             .cache = cache_->stats()};
   }
 
@@ -477,15 +625,22 @@ class edge_server {
       parser_.emplace();
       parser_->header_limit(server_.opts_.max_header_bytes);
       parser_->body_limit(server_.opts_.max_body_bytes);
-      http::async_read(socket_, buffer_, *parser_,
-                       [self = shared_from_this()](const boost::system::error_code& ec,
-                                                   std::size_t) { self->on_read(ec); });
+      http::async_read(
+          socket_, buffer_, *parser_,
+          [self = shared_from_this()](const boost::system::error_code& ec, std::size_t consumed) {
+            self->on_read(ec, consumed);
+          });
     }
 
-    void on_read(const boost::system::error_code& ec) {
+    // `consumed`: the bytes the parser took; none after a header_limit error means the
+    // request line itself did not fit (Beast consumes the start line once it has parsed it).
+    void on_read(const boost::system::error_code& ec, std::size_t consumed) {
       if (ec) {
         if (closed_) return;
-        if (ec == http::error::header_limit) return reply_error(431, "request header too large");
+        if (ec == http::error::header_limit) {
+          if (consumed == 0) return reply_error(414, "request target too long");
+          return reply_error(431, "request header too large");
+        }
         if (ec == http::error::body_limit) return reply_error(413, "request body too large");
         if (&ec.category() == &http::make_error_code(http::error::bad_target).category() &&
             ec != http::error::end_of_stream && ec != http::error::partial_message) {
@@ -497,11 +652,34 @@ class edge_server {
       handle();
     }
 
+    // The framing and Host rules a request must meet before anything else looks at it (see
+    // the banner); the status to refuse it with, or 0.
+    [[nodiscard]] static int framing_status(const http::request<http::string_body>& req) {
+      const std::size_t hosts = req.count(http::field::host);
+      if (hosts > 1 || (hosts == 0 && req.version() >= 11)) return 400;
+      if (req.count(http::field::transfer_encoding) == 0) return 0;
+      if (req.version() < 11 || req.count(http::field::content_length) != 0) return 400;
+      std::string codings;
+      const auto [first, last] = req.equal_range(http::field::transfer_encoding);
+      for (auto line = first; line != last; ++line) {
+        if (!codings.empty()) codings.push_back(',');
+        codings.append(line->value());
+      }
+      return detail::transfer_coding_status(codings);
+    }
+
     void handle() {
       auto& req = parser_->get();
       keep_alive_ = req.keep_alive() && !worker_.draining;
       version_ = req.version();
       head_only_ = req.method() == http::verb::head;
+      if (const int status = framing_status(req); status != 0) {
+        return reply_error(status, status == 501 ? "transfer coding not implemented"
+                                                 : "bad Host or message framing");
+      }
+      if (req.target().size() > server_.opts_.max_target_bytes) {
+        return reply_error(414, "request target too long");
+      }
       std::string_view host = req[http::field::host];
       std::string_view path = req.target();
       if (path.size() > 7 && detail::iequals(path.substr(0, 7), "http://")) {
@@ -521,7 +699,7 @@ class edge_server {
           req.method() == http::verb::get || req.method() == http::verb::head;
       if (!cacheable_method || req.count(http::field::authorization) != 0 ||
           req.count(http::field::cookie) != 0) {
-        return pass(req, path);
+        return pass(req, host, path);
       }
 
       request_.key.clear();
@@ -656,7 +834,7 @@ class edge_server {
     }
 
     void reply_error(int status, std::string_view message) {
-      if (status == 400 || status == 413 || status == 431) {
+      if (status == 400 || status == 413 || status == 414 || status == 431 || status == 501) {
         server_.bad_requests_.fetch_add(1, std::memory_order_relaxed);
       }
       keep_alive_ = false;
@@ -685,9 +863,47 @@ class edge_server {
       return true;
     }
 
-    void pass(http::request<http::string_body>& req, std::string_view path) {
+    // RFC 9110 section 9.2.1 (and the WebDAV methods registered as safe): requests that
+    // cannot change what is stored. Any other method is unsafe (RFC 9111 section 4.4).
+    static bool safe_method(http::verb method) noexcept {
+      switch (method) {
+        case http::verb::get:
+        case http::verb::head:
+        case http::verb::options:
+        case http::verb::trace:
+        case http::verb::propfind:
+        case http::verb::report:
+        case http::verb::search:
+          return true;
+        default:
+          return false;
+      }
+    }
+
+    // RFC 9111 section 4.4: after a non-error answer to an unsafe request, purge the stored
+    // responses for the target URI and for the Location and Content-Location URIs on the
+    // same origin.
+    void invalidate(const std::string& host, const std::string& target, const response& answer) {
+      auto& cache = *server_.cache_;
+      std::size_t purged = 0;
+      std::string key;
+      detail::append_lower(key, host);
+      key.append(target);
+      purged += cache.purge(key);
+      for (const std::string_view name : {"Location", "Content-Location"}) {
+        const std::string value = answer.header(name);
+        if (value.empty()) continue;
+        if (auto other = detail::same_origin_key(value, host, target); other && *other != key) {
+          purged += cache.purge(*other);
+        }
+      }
+      server_.invalidations_.fetch_add(purged, std::memory_order_relaxed);
+    }
+
+    void pass(http::request<http::string_body>& req, std::string_view host, std::string_view path) {
       server_.passed_.fetch_add(1, std::memory_order_relaxed);
       if (req.method() == http::verb::unknown) return reply_error(501, "method not implemented");
+      const bool unsafe = !safe_method(req.method());
       const std::string connection_field{req[http::field::connection]};
       scaling::asio::http_origin_request out;
       out.method = req.method();
@@ -701,22 +917,29 @@ class edge_server {
       out.body = std::move(req.body());
       phase_ = phase::waiting;
       deadline_ = steady::time_point::max();
-      worker_.origin.send(
-          std::move(out), [self = shared_from_this()](std::optional<response> answer) {
-            // The origin's strand runs on this connection's io_context: dispatch runs inline.
-            net::dispatch(
-                self->worker_.io.get_executor(), [self, answer = std::move(answer)]() mutable {
-                  if (self->closed_) return;
-                  if (!answer) {
-                    return self->send(502,
-                                      response{502, {{"Cache-Control", "no-store"}}, std::string{}},
-                                      scaling::x_cache_value(scaling::cache_status::error));
-                  }
-                  const int status = answer->status();
-                  self->send(status, std::move(*answer),
-                             scaling::x_cache_value(scaling::cache_status::pass));
-                });
-          });
+      worker_.origin.fetch(std::move(out), [self = shared_from_this(), unsafe,
+                                            host = std::string{host}, target = std::string{path}](
+                                               scaling::asio::http_origin_result answer) mutable {
+        // The origin's strand runs on this connection's io_context: dispatch runs inline.
+        net::dispatch(self->worker_.io.get_executor(), [self, unsafe, host = std::move(host),
+                                                        target = std::move(target),
+                                                        answer = std::move(answer)]() mutable {
+          const int status = answer.response ? answer.response->status() : 0;
+          if (unsafe && status >= 200 && status < 400) {
+            self->invalidate(host, target, *answer.response);  // even if the client left
+          }
+          if (self->closed_) return;
+          if (!answer.response) {
+            const int error =
+                answer.failure == scaling::asio::http_origin_failure::timeout ? 504 : 502;
+            return self->send(error,
+                              response{error, {{"Cache-Control", "no-store"}}, std::string{}},
+                              scaling::x_cache_value(scaling::cache_status::error));
+          }
+          self->send(status, std::move(*answer.response),
+                     scaling::x_cache_value(scaling::cache_status::pass));
+        });
+      });
     }
 
     static bool mentions(std::string_view list, std::string_view name) {
@@ -825,13 +1048,7 @@ class edge_server {
     if (opts.threads > 1024) fail("threads", "must be <= 1024", opts.threads);
     if (opts.capacity_bytes == 0) fail("capacity_bytes", "must be > 0", opts.capacity_bytes);
     if (opts.origin.empty()) fail("origin", "must be set (http://host[:port][/base])", opts.origin);
-    try {
-      // A throwaway context: the system executor would start a thread pool just to parse.
-      net::io_context unused;
-      const scaling::asio::http_origin probe{unused.get_executor(), opts.origin};
-    } catch (const scaling::invalid_argument& e) {
-      throw scaling::invalid_argument("edge_server", "origin", e.what());
-    }
+    (void)scaling::asio::parse_origin_url(opts.origin, "edge_server", "origin");
     if (opts.origin_timeout <= std::chrono::milliseconds{0}) {
       fail("origin_timeout", "must be > 0 ms", opts.origin_timeout.count());
     }
@@ -840,6 +1057,7 @@ class edge_server {
     if (opts.max_connections == 0) fail("max_connections", "must be > 0", opts.max_connections);
     if (opts.max_header_bytes < 256)
       fail("max_header_bytes", "must be >= 256", opts.max_header_bytes);
+    if (opts.max_target_bytes == 0) fail("max_target_bytes", "must be > 0", opts.max_target_bytes);
     for (const auto& [name, value] : {std::pair{"idle_timeout", opts.idle_timeout},
                                       std::pair{"send_timeout", opts.send_timeout},
                                       std::pair{"drain_timeout", opts.drain_timeout}}) {
@@ -875,7 +1093,16 @@ class edge_server {
     scaling::origin_request out = request;
     const std::size_t slash = out.key.find('/');  // the key is host + target
     out.key = slash == std::string::npos ? std::string{"/"} : out.key.substr(slash);
-    w->origin(out, std::move(done));
+    // A timeout is the origin's 504 (RFC 9110 section 15.6.5) rather than the 502 the cache
+    // answers for an unreachable origin: the cache treats it as any origin 5xx.
+    w->origin.fetch(
+        scaling::asio::to_origin_request(out),
+        [done = std::move(done)](scaling::asio::http_origin_result answer) {
+          if (!answer.response && answer.failure == scaling::asio::http_origin_failure::timeout) {
+            answer.response = response{504, {{"Cache-Control", "no-store"}}, std::string{}};
+          }
+          done(std::move(answer.response));
+        });
   }
 
   void connection_closed() {
@@ -903,6 +1130,7 @@ class edge_server {
     field("not_modified", s.not_modified);
     field("bad_requests", s.bad_requests);
     field("purges", s.purges);
+    field("invalidations", s.invalidations);
     field("cache_requests", s.cache.requests);
     field("cache_hits", s.cache.hits);
     field("cache_misses", s.cache.misses);
@@ -923,11 +1151,13 @@ class edge_server {
   edge_server_options opts_;
   tcp::endpoint endpoint_;
   std::atomic<std::uint64_t> accepted_{0}, rejected_{0}, requests_{0}, cache_answers_{0},
-      origin_waits_{0}, passed_{0}, not_modified_{0}, bad_requests_{0}, purges_{0};
+      origin_waits_{0}, passed_{0}, not_modified_{0}, bad_requests_{0}, purges_{0},
+      invalidations_{0};
   std::atomic<std::size_t> open_{0};
   std::atomic<std::size_t> next_origin_{0};
   std::atomic<std::size_t> drained_workers_{0};
   std::atomic<bool> running_{false};
+  std::atomic<bool> closed_{false};
   std::mutex stop_mutex_;
   std::condition_variable stop_cv_;
   std::size_t threads_done_ = 0;  // under stop_mutex_

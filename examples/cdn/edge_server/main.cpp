@@ -44,6 +44,7 @@ A caching HTTP/1.1 reverse proxy (scaling::edge_cache behind Boost.Beast).
   --origin-connections N       keep-alive connections to the origin per thread (default 64)
   --max-connections N          client connections at most; more are closed (default 10000)
   --max-header-bytes N         request header block at most; larger get 431 (default 16384)
+  --max-target-bytes N         request target at most; longer get 414 (default 8192)
   --max-body-bytes N           request body at most; larger get 413 (default 1048576)
   --idle-timeout-ms T          to receive one request, keep-alive idle included (default 30000)
   --send-timeout-ms T          to send one response (default 30000)
@@ -101,6 +102,8 @@ edge_example::edge_server_options parse(int argc, char** argv, bool& help) {
       opts.max_connections = parse_number<std::size_t>(flag, value, 1);
     } else if (flag == "--max-header-bytes") {
       opts.max_header_bytes = parse_number<std::uint32_t>(flag, value, 256);
+    } else if (flag == "--max-target-bytes") {
+      opts.max_target_bytes = parse_number<std::size_t>(flag, value, 1);
     } else if (flag == "--max-body-bytes") {
       opts.max_body_bytes = parse_number<std::uint64_t>(flag, value, 0);
     } else if (flag == "--idle-timeout-ms") {
@@ -161,7 +164,7 @@ int main(int argc, char** argv) {
     signals_io.run();
     std::printf("edge_server: signal %d, draining\n", received);
     std::fflush(stdout);
-    server.stop();
+    server.close();
     const auto stats = server.stats();
     std::printf("edge_server: stopped after %llu requests (%llu origin fetches)\n",
                 static_cast<unsigned long long>(stats.requests),

@@ -50,12 +50,12 @@
 namespace scaling::asio {
 
 // Asks `edge` for `request`. Completion: void(scaling::edge_result<Response>).
-template <class Key, class Response, class CompletionToken>
-auto async_get(scaling::edge_cache<Key, Response>& edge, const scaling::edge_request& request,
+template <class Response, class CompletionToken>
+auto async_get(scaling::edge_cache<Response>& edge, const scaling::edge_request& request,
                CompletionToken&& token) {
   using result = scaling::edge_result<Response>;
   return boost::asio::async_initiate<CompletionToken, void(result)>(
-      [](auto handler, scaling::edge_cache<Key, Response>* cache,
+      [](auto handler, scaling::edge_cache<Response>* cache,
          const scaling::detail::owned_edge_request& owned) {
         using handler_type = decltype(handler);
         auto executor = boost::asio::get_associated_executor(handler);

@@ -31,6 +31,8 @@
 #include <string_view>
 #include <vector>
 
+#include <scaling/cdn/detail/ascii.hpp>
+#include <scaling/cdn/detail/structured_field.hpp>
 #include <scaling/cdn/http_date.hpp>
 
 namespace scaling {
@@ -67,8 +69,7 @@ struct cache_directives {
 namespace detail {
 
 inline bool is_tchar(char c) noexcept {
-  const auto u = static_cast<unsigned char>(c);
-  if (std::isalnum(u) != 0) return true;
+  if (ascii_is_alnum(c)) return true;
   switch (c) {
     case '!':
     case '#':
@@ -89,17 +90,6 @@ inline bool is_tchar(char c) noexcept {
     default:
       return false;
   }
-}
-
-inline bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
 }
 
 inline std::string_view trim_ows(std::string_view s) noexcept {
@@ -210,17 +200,13 @@ void for_each_directive(std::string_view field, F&& on) {
   }
 }
 
-// Applies one directive to `out`. `strict_numbers` is for targeted fields, whose numbers
-// are Structured Field integers (no quoted form).
-inline void apply_directive(const directive_token& token, cache_directives& out,
-                            bool strict_numbers) {
+// Applies one Cache-Control directive to `out`.
+inline void apply_directive(const directive_token& token, cache_directives& out) {
   if (token.malformed) out.malformed = true;
   const auto seconds_value = [&](std::optional<std::chrono::seconds>& slot, bool invalid_is_zero) {
     if (slot) return;  // the first occurrence wins
     std::optional<std::chrono::seconds> parsed;
     if (token.has_value && !token.malformed) parsed = parse_delta_seconds(token.value);
-    // A Structured Field integer has at most 15 digits and is never a quoted string.
-    if (strict_numbers && parsed && (token.value.size() > 15 || token.quoted)) parsed.reset();
     if (parsed) {
       slot = parsed;
     } else {
@@ -273,45 +259,79 @@ inline void apply_directive(const directive_token& token, cache_directives& out,
 // Never throws on content; allocates only for quoted values.
 [[nodiscard]] inline cache_directives parse_cache_control(std::string_view field) {
   cache_directives out;
-  detail::for_each_directive(field, [&out](const detail::directive_token& token) {
-    detail::apply_directive(token, out, /*strict_numbers=*/false);
-  });
+  detail::for_each_directive(
+      field, [&out](const detail::directive_token& token) { detail::apply_directive(token, out); });
   return out;
 }
 
-// Parses a targeted field such as CDN-Cache-Control (RFC 9213): a Structured Field
-// Dictionary with the Cache-Control directive names. Returns nullopt when the field is
-// absent, empty or not a valid dictionary, in which case RFC 9213 says to fall back to
-// Cache-Control. Values of the wrong type make that one directive count as invalid.
+// Parses a targeted field such as CDN-Cache-Control (RFC 9213 section 2.2): a Structured
+// Field Dictionary (RFC 8941) with the Cache-Control directive names. Returns nullopt when the
+// field is absent, empty or invalid, in which case the cache falls back to Cache-Control as a
+// whole (RFC 9213: "that field SHOULD be ignored"). Invalid means: not a Dictionary (a
+// trailing comma, an integer of more than 15 digits, an uppercase key...), or a known
+// directive whose value is not of the type its definition implies (RFC 9213 section 2.2:
+// implementations "SHOULD NOT consume values that violate these inferred constraints"):
+// max-age, s-maxage, stale-while-revalidate and stale-if-error take a non-negative Integer;
+// no-store, public, must-revalidate, proxy-revalidate, no-transform and immutable a Boolean;
+// no-cache and private a Boolean or a String. Parameters are ignored; a repeated directive
+// keeps its last value (RFC 8941 section 4.2.2).
 [[nodiscard]] inline std::optional<cache_directives> parse_targeted_cache_control(
     std::string_view field) {
   field = detail::trim_ows(field);
   if (field.empty()) return std::nullopt;
+  const auto members = detail::parse_sf_dictionary(field);
+  if (!members) return std::nullopt;
+  using kind = detail::sf_item::kind;
   cache_directives out;
-  bool valid = true;
-  detail::for_each_directive(field, [&](const detail::directive_token& token) {
-    if (token.malformed) {
-      valid = false;
-      return;
+  for (const auto& member : *members) {
+    // Named references, not a structured binding: lambdas below capture them.
+    const std::string& name = member.key;
+    const detail::sf_item& value = member.value;
+    const auto delta = [&value](std::optional<std::chrono::seconds>& slot) {
+      if (value.type != kind::integer || value.integer < 0) return false;
+      slot = std::chrono::seconds{std::min<std::int64_t>(value.integer, max_delta_seconds.count())};
+      return true;
+    };
+    const auto flag = [&value](bool& slot) {
+      if (value.type != kind::boolean) return false;
+      slot = value.integer == 1;
+      return true;
+    };
+    // no-cache="field" and private="field" are read unqualified, as in Cache-Control.
+    const auto flag_or_string = [&value, &flag](bool& slot) {
+      if (value.type != kind::string) return flag(slot);
+      slot = true;
+      return true;
+    };
+    bool ok = true;
+    if (name == "max-age") {
+      ok = delta(out.max_age);
+    } else if (name == "s-maxage") {
+      ok = delta(out.s_maxage);
+    } else if (name == "stale-while-revalidate") {
+      ok = delta(out.stale_while_revalidate);
+    } else if (name == "stale-if-error") {
+      ok = delta(out.stale_if_error);
+    } else if (name == "no-store") {
+      ok = flag(out.no_store);
+    } else if (name == "public") {
+      ok = flag(out.is_public);
+    } else if (name == "must-revalidate") {
+      ok = flag(out.must_revalidate);
+    } else if (name == "proxy-revalidate") {
+      ok = flag(out.proxy_revalidate);
+    } else if (name == "no-transform") {
+      ok = flag(out.no_transform);
+    } else if (name == "immutable") {
+      ok = flag(out.immutable);
+    } else if (name == "no-cache") {
+      ok = flag_or_string(out.no_cache);
+    } else if (name == "private") {
+      ok = flag_or_string(out.is_private);
     }
-    // Dictionary keys are lowercase: [a-z*][a-z0-9_.*-]*
-    const char first = token.name.front();
-    if (!((first >= 'a' && first <= 'z') || first == '*')) valid = false;
-    for (const char c : token.name) {
-      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' ||
-            c == '*')) {
-        valid = false;
-      }
-    }
-    if (token.has_value && (token.value == "?0")) return;  // boolean false: absent
-    if (token.has_value && token.value == "?1") {
-      detail::directive_token bare{token.name, {}, false, false};
-      detail::apply_directive(bare, out, true);
-      return;
-    }
-    detail::apply_directive(token, out, true);
-  });
-  if (!valid) return std::nullopt;
+    // Other members (extensions, request-only directives) are ignored (RFC 9111 5.2.3).
+    if (!ok) return std::nullopt;
+  }
   return out;
 }
 
@@ -482,7 +502,7 @@ inline std::chrono::seconds parse_age(std::string_view field) noexcept {
     if (token.name.empty() || token.malformed) return;
     std::string name{token.name};
     for (char& c : name)
-      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      c = detail::ascii_lower(c);
     if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
   });
   return names;

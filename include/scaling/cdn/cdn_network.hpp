@@ -82,7 +82,7 @@ struct tier_stats {
 template <class Response = http_response>
 class cdn_network {
  public:
-  using cache_type = edge_cache<std::string, Response>;
+  using cache_type = edge_cache<Response>;
   using config = cdn_config<Response>;
 
   // Throws scaling::invalid_argument for no POPs, a POP with 0 servers, a duplicate POP

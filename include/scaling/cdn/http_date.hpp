@@ -15,12 +15,13 @@
 #pragma once
 
 #include <array>
-#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include <scaling/cdn/detail/ascii.hpp>
 
 namespace scaling {
 
@@ -46,8 +47,7 @@ class date_reader {
     const std::size_t max = digits == 0 ? 2 : static_cast<std::size_t>(digits);
     std::size_t read = 0;
     int value = 0;
-    while (read < max && pos_ < text_.size() &&
-           std::isdigit(static_cast<unsigned char>(text_[pos_])) != 0) {
+    while (read < max && pos_ < text_.size() && ascii_is_digit(text_[pos_])) {
       value = value * 10 + (text_[pos_] - '0');
       ++pos_;
       ++read;
@@ -68,7 +68,7 @@ class date_reader {
   // Skips a day name (short or long form); the weekday is redundant, so it is not checked.
   bool day_name() noexcept {
     const std::size_t start = pos_;
-    while (pos_ < text_.size() && std::isalpha(static_cast<unsigned char>(text_[pos_])) != 0) {
+    while (pos_ < text_.size() && ascii_is_alpha(text_[pos_])) {
       ++pos_;
     }
     return pos_ - start >= 3;
