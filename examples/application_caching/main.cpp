@@ -162,7 +162,7 @@ void stampede() {
   std::printf(
       "   database reads: %d without single-flight, %d with it (%llu requests shared a "
       "load)\n",
-      without, with, static_cast<unsigned long long>(loading.shared_loads()));
+      without, with, static_cast<unsigned long long>(loading.stats().shared_loads));
   check(with < without, "single-flight sends fewer queries than cache-aside");
   check(with <= 2, "single-flight: about one query for the whole crowd");
 }

@@ -361,6 +361,59 @@ TYPED_TEST(CacheConformance, ExpiredEntriesAreNeverReturnedAndReportedAsExpired)
   }
 }
 
+// With both expiries set, an entry expires at the earlier of its write + expire_after_write
+// and its last access + expire_after_access: reads slide the second deadline, never the first.
+TYPED_TEST(CacheConformance, WriteAndAccessExpiryBothHold) {
+  using namespace std::chrono_literals;
+  scaling::manual_clock clock;
+  typename TestFixture::template cache_of<int, int> c{
+      64, {.expire_after_write = 10s, .expire_after_access = 4s, .clock = clock}};
+  c.put(1, 1);  // read every 3 s: only the write deadline (10 s) can end it
+  c.put(2, 2);  // never read: the access deadline (4 s) ends it
+  for (int i = 1; i <= 3; ++i) {
+    clock.advance(3s);
+    EXPECT_EQ(c.get(1).value_or(-1), 1) << "at " << 3 * i << " s";
+    if (i == 1) {
+      EXPECT_TRUE(c.contains(2)) << "3 s after its write";
+    }
+  }
+  EXPECT_FALSE(c.contains(2)) << "not read for 9 s, with expire_after_access = 4 s";
+  const auto e = c.get_with_expiry(1);  // at 9 s: min(9 + 4, 0 + 10)
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->expires_at, std::optional<std::chrono::nanoseconds>{10s});
+  clock.advance(1s);  // 10 s after the write, 1 s after the last read
+  EXPECT_FALSE(c.get(1)) << "reads do not extend expire_after_write";
+  EXPECT_FALSE(c.get(2));
+  EXPECT_EQ(c.stats().expirations, 2u);
+  c.put(1, 10);  // a write re-arms both
+  clock.advance(3s);
+  EXPECT_EQ(c.get(1).value_or(-1), 10);
+  clock.advance(4s);
+  EXPECT_FALSE(c.get(1)) << "4 s without a read";
+}
+
+// A replacing put builds the new value before it touches the old one, so a value whose copy
+// assignment throws halfway is never left half-assigned (the strong guarantee).
+TYPED_TEST(CacheConformance, AReplacingPutNeverLeavesAHalfAssignedValue) {
+  using scaling_test::torn_on_assign;
+  typename TestFixture::template cache_of<int, torn_on_assign> c{16};
+  c.put(1, torn_on_assign{1, 1});
+  const torn_on_assign next{2, 2};
+  torn_on_assign::armed = true;
+  bool threw = false;
+  try {
+    c.put(1, next);
+  } catch (const std::runtime_error&) {
+    threw = true;
+  }
+  torn_on_assign::armed = false;
+  const auto v = c.get(1);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->first, v->second) << "torn: " << v->first << ", " << v->second;
+  EXPECT_EQ(v->first, threw ? 1 : 2);
+  EXPECT_FALSE(threw) << "the replacement does not need the copy assignment";
+}
+
 TYPED_TEST(CacheConformance, DestroysWhatItDrops) {
   using scaling_test::counted;
   {

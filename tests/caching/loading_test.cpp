@@ -47,7 +47,7 @@ TEST(SingleFlight, ConcurrentCallersShareOneCall) {
       results[static_cast<std::size_t>(i)] = flight.run("hot", [&] {
         calls.fetch_add(1);
         // Hold the flight open until every other caller has joined it.
-        wait_until([&] { return flight.shared() == callers - 1; });
+        wait_until([&] { return flight.stats().shared == callers - 1; });
         return 42;
       });
     });
@@ -55,10 +55,10 @@ TEST(SingleFlight, ConcurrentCallersShareOneCall) {
   for (auto& t : threads)
     t.join();
   EXPECT_EQ(calls.load(), 1);
-  EXPECT_EQ(flight.calls(), 1u);
+  EXPECT_EQ(flight.stats().calls, 1u);
   for (int r : results)
     EXPECT_EQ(r, 42);
-  EXPECT_EQ(flight.in_flight(), 0u);
+  EXPECT_EQ(flight.stats().in_flight, 0u);
   EXPECT_EQ(flight.run("hot", [] { return 7; }), 7) << "results are not kept after the flight";
 }
 
@@ -71,7 +71,7 @@ TEST(SingleFlight, TheExceptionReachesEveryWaiter) {
     threads.emplace_back([&] {
       try {
         (void)flight.run(1, [&]() -> int {
-          wait_until([&] { return flight.shared() == callers - 1; });
+          wait_until([&] { return flight.stats().shared == callers - 1; });
           throw std::runtime_error("database down");
         });
       } catch (const std::runtime_error& e) {
@@ -82,7 +82,7 @@ TEST(SingleFlight, TheExceptionReachesEveryWaiter) {
   for (auto& t : threads)
     t.join();
   EXPECT_EQ(failures.load(), callers);
-  EXPECT_EQ(flight.calls(), 1u);
+  EXPECT_EQ(flight.stats().calls, 1u);
   EXPECT_EQ(flight.run(1, [] { return 3; }), 3) << "the failure is not remembered";
 }
 
@@ -105,7 +105,7 @@ TEST(LoadingCache, StampedeOnAHotKeyLoadsOnce) {
     threads.emplace_back([&] {
       const auto v = c.get_or_load(1, [&](const int& k) -> std::optional<std::string> {
         loads.fetch_add(1);
-        wait_until([&] { return c.shared_loads() == crowd - 1 || c.values().contains(k); });
+        wait_until([&] { return c.stats().shared_loads == crowd - 1 || c.values().contains(k); });
         return "v" + std::to_string(k);
       });
       if (v == "v1") ok.fetch_add(1);
@@ -117,6 +117,42 @@ TEST(LoadingCache, StampedeOnAHotKeyLoadsOnce) {
   // The first flight's loader waits for the crowd to join it; a reader that comes after it
   // finds the value it stored (a new flight checks the cache before loading).
   EXPECT_EQ(loads.load(), 2) << "one load for the whole crowd, not one per reader";
+}
+
+TEST(LoadingCache, EachReadCountsOneHitOrOneMiss) {
+  scaling::manual_clock clock;
+  scaling::loading_cache<int, int> c{100, {.clock = clock}};
+  auto loader = [&](const int& k) -> std::optional<int> {
+    clock.advance(2ms);  // each load takes 2 ms of the cache's clock
+    return k * 10;
+  };
+  for (int round = 0; round < 2; ++round) {
+    for (int k = 0; k < 10; ++k)
+      EXPECT_EQ(c.get_or_load(k, loader), std::optional<int>{k * 10});
+  }
+  const scaling::cache_stats values = c.values().stats();
+  EXPECT_EQ(values.hits, 10u);
+  EXPECT_EQ(values.misses, 10u) << "one lookup per read, not two per miss";
+  const scaling::loading_cache_stats s = c.stats();
+  EXPECT_EQ(s.hits, 10u);
+  EXPECT_EQ(s.misses, 10u);
+  EXPECT_EQ(s.requests(), 20u);
+  EXPECT_DOUBLE_EQ(s.hit_ratio(), 0.5);
+  EXPECT_EQ(s.loads, 10u);
+  EXPECT_EQ(s.load_failures, 0u);
+  EXPECT_EQ(s.total_load_time, 20ms);
+  EXPECT_EQ(s.mean_load_time(), 2ms);
+  EXPECT_THROW((void)c.get_or_load(99,
+                                   [&](const int&) -> std::optional<int> {
+                                     clock.advance(5ms);
+                                     throw std::runtime_error("down");
+                                   }),
+               std::runtime_error);
+  const scaling::loading_cache_stats after = c.stats();
+  EXPECT_EQ(after.misses, 11u);
+  EXPECT_EQ(after.loads, 11u);
+  EXPECT_EQ(after.load_failures, 1u);
+  EXPECT_EQ(after.total_load_time, 25ms) << "failed loads are timed too";
 }
 
 TEST(LoadingCache, NegativeCachingStopsPenetrationForItsOwnTtl) {
@@ -131,7 +167,7 @@ TEST(LoadingCache, NegativeCachingStopsPenetrationForItsOwnTtl) {
   for (int i = 0; i < 100; ++i)
     EXPECT_FALSE(c.get_or_load(404, missing));
   EXPECT_EQ(source_calls, 1);
-  EXPECT_EQ(c.negative_hits(), 99u);
+  EXPECT_EQ(c.stats().negative_hits, 99u);
   clock.advance(5s);
   EXPECT_FALSE(c.get_or_load(404, missing));
   EXPECT_EQ(source_calls, 2) << "the negative entry expired after its own TTL";
@@ -139,7 +175,30 @@ TEST(LoadingCache, NegativeCachingStopsPenetrationForItsOwnTtl) {
   EXPECT_EQ(c.get_or_load(404, missing).value_or(0), 1);
 }
 
-TEST(LoadingCache, FailuresAreCachedOnlyWithNegativeCaching) {
+// "Not found" and failures are remembered separately: negative_ttl is about absence only, and
+// a loader exception is remembered only under failure_ttl (off by default).
+TEST(LoadingCache, NegativeTtlRemembersAbsenceNotFailures) {
+  scaling::manual_clock clock;
+  int calls = 0;
+  bool fail = true;
+  auto loader = [&](const int&) -> std::optional<int> {
+    ++calls;
+    if (fail) throw std::runtime_error("timeout");
+    return std::nullopt;
+  };
+  scaling::loading_cache<int, int> c{10, {.clock = clock}, {.negative_ttl = 30s}};
+  EXPECT_THROW((void)c.get_or_load(1, loader), std::runtime_error);
+  EXPECT_THROW((void)c.get_or_load(1, loader), std::runtime_error);
+  EXPECT_EQ(calls, 2) << "a transient error is not rethrown from the cache for 30 s";
+  fail = false;
+  EXPECT_FALSE(c.get_or_load(1, loader));
+  EXPECT_FALSE(c.get_or_load(1, loader));
+  EXPECT_EQ(calls, 3) << "the \"not found\" answer is remembered";
+  EXPECT_EQ(c.stats().negative_hits, 1u);
+  EXPECT_EQ(c.stats().load_failures, 2u);
+}
+
+TEST(LoadingCache, FailuresAreCachedOnlyWithFailureTtl) {
   scaling::manual_clock clock;
   int calls = 0;
   auto failing = [&](const int&) -> std::optional<int> {
@@ -147,16 +206,24 @@ TEST(LoadingCache, FailuresAreCachedOnlyWithNegativeCaching) {
     throw std::runtime_error("timeout");
   };
   scaling::loading_cache<int, int> plain{10, {.clock = clock}};
-  EXPECT_THROW(plain.get_or_load(1, failing), std::runtime_error);
-  EXPECT_THROW(plain.get_or_load(1, failing), std::runtime_error);
+  EXPECT_THROW((void)plain.get_or_load(1, failing), std::runtime_error);
+  EXPECT_THROW((void)plain.get_or_load(1, failing), std::runtime_error);
   EXPECT_EQ(calls, 2);
-  scaling::loading_cache<int, int> negative{10, {.clock = clock}, {.negative_ttl = 1s}};
-  EXPECT_THROW(negative.get_or_load(1, failing), std::runtime_error);
-  EXPECT_THROW(negative.get_or_load(1, failing), std::runtime_error);
+  scaling::loading_cache<int, int> remembering{10, {.clock = clock}, {.failure_ttl = 1s}};
+  EXPECT_THROW((void)remembering.get_or_load(1, failing), std::runtime_error);
+  EXPECT_THROW((void)remembering.get_or_load(1, failing), std::runtime_error);
   EXPECT_EQ(calls, 3) << "the second failure came from the negative cache";
+  int missing_calls = 0;
+  auto missing = [&](const int&) -> std::optional<int> {
+    ++missing_calls;
+    return std::nullopt;
+  };
+  EXPECT_FALSE(remembering.get_or_load(2, missing));
+  EXPECT_FALSE(remembering.get_or_load(2, missing));
+  EXPECT_EQ(missing_calls, 2) << "failure_ttl alone does not remember absence";
   clock.advance(1s);
-  EXPECT_EQ(negative.get_or_load(1, [](const int&) { return std::optional<int>{5}; }).value_or(0),
-            5);
+  EXPECT_EQ(
+      remembering.get_or_load(1, [](const int&) { return std::optional<int>{5}; }).value_or(0), 5);
 }
 
 TEST(LoadingCache, RejectsBadNegativeConfiguration) {
@@ -164,6 +231,10 @@ TEST(LoadingCache, RejectsBadNegativeConfiguration) {
   EXPECT_THROW((lc{10, {}, {.negative_ttl = 0s}}), scaling::invalid_argument);
   EXPECT_THROW((lc{10, {}, {.negative_ttl = 1s, .negative_capacity = 0}}),
                scaling::invalid_argument);
+  EXPECT_THROW((lc{10, {}, {.failure_ttl = 0s}}), scaling::invalid_argument);
+  EXPECT_THROW((lc{10, {}, {.failure_ttl = 1s, .negative_capacity = 0}}),
+               scaling::invalid_argument);
+  EXPECT_THROW((lc{10, {}, {.max_remembered_positions = 0}}), scaling::invalid_argument);
   EXPECT_THROW((lc{0}), scaling::invalid_argument);
 }
 
@@ -197,10 +268,10 @@ TEST(CacheGetWithExpiry, ReturnsTheValueWithItsDeadline) {
 // One hot key behind loading_cache<int, int>: TTL 60 s, each load takes 1 s of the cache's
 // (manual) clock, so delta = 1 s; filled at 0 s, it first expires at 61 s.
 struct hot_key {
-  explicit hot_key(double beta, std::optional<std::chrono::nanoseconds> negative_ttl = {})
+  explicit hot_key(double beta, std::optional<std::chrono::nanoseconds> failure_ttl = {})
       : cache{16,
               {.expire_after_write = 60s, .clock = clock},
-              {.negative_ttl = negative_ttl, .early_expiration = {.beta = beta, .seed = 42}}} {
+              {.failure_ttl = failure_ttl, .early_expiration = {.beta = beta, .seed = 42}}} {
     EXPECT_EQ(get(), std::optional<int>{1});
     cache.values().reset_stats();
   }
@@ -236,7 +307,7 @@ TEST(LoadingCacheEarlyExpiration, NoEarlyReloadFarFromExpiry) {
   // 4500 readers while 15 s or more remain (15 deltas): P(due) <= e^-15 each.
   EXPECT_TRUE(hot.read_until(46s));
   EXPECT_EQ(hot.load_started.size(), 1u);
-  EXPECT_EQ(hot.cache.early_refreshes(), 0u);
+  EXPECT_EQ(hot.cache.stats().early_refreshes, 0u);
   EXPECT_EQ(hot.cache.values().stats().hits, 4500u);
 }
 
@@ -245,7 +316,7 @@ TEST(LoadingCacheEarlyExpiration, AHotKeyIsReloadedBeforeItExpiresAndNeverMisses
   EXPECT_TRUE(hot.read_until(180s));  // a reader every 10 ms for three TTLs
   EXPECT_EQ(hot.cache.values().stats().misses, 0u) << "no reader ever found it expired";
   ASSERT_GE(hot.load_started.size(), 3u);
-  EXPECT_EQ(hot.cache.early_refreshes(), hot.load_started.size() - 1);
+  EXPECT_EQ(hot.cache.stats().early_refreshes, hot.load_started.size() - 1);
   for (std::size_t i = 1; i < hot.load_started.size(); ++i) {
     const auto previous = hot.load_started[i - 1];
     // The value loaded from `previous` was stored at previous + 1 s and expires 60 s later.
@@ -261,24 +332,25 @@ TEST(LoadingCacheEarlyExpiration, WithoutItTheSameReadersMissAtExpiry) {
   EXPECT_GE(hot.cache.values().stats().misses, 1u);
   ASSERT_GE(hot.load_started.size(), 2u);
   EXPECT_GE(hot.load_started[1], 61s) << "reloaded only once it had expired";
-  EXPECT_EQ(hot.cache.early_refreshes(), 0u);
+  EXPECT_EQ(hot.cache.stats().early_refreshes, 0u);
 }
 
 TEST(LoadingCacheEarlyExpiration, AFailedEarlyReloadKeepsServingTheCachedValue) {
   hot_key hot{1.0};
   hot.fail = true;
   hot.clock.set(scaling::manual_clock::time_point{50s});
-  while (hot.cache.early_refresh_failures() == 0 && hot.clock.now().time_since_epoch() < 60s) {
+  while (hot.cache.stats().early_refresh_failures == 0 &&
+         hot.clock.now().time_since_epoch() < 60s) {
     hot.clock.advance(10ms);
     EXPECT_EQ(hot.get(), std::optional<int>{1}) << "the cached value, not the exception";
   }
-  EXPECT_EQ(hot.cache.early_refresh_failures(), 1u);
+  EXPECT_EQ(hot.cache.stats().early_refresh_failures, 1u);
   EXPECT_LT(hot.clock.now().time_since_epoch(), 60s) << "an early reload was tried";
-  EXPECT_EQ(hot.cache.early_refreshes(), 0u);
+  EXPECT_EQ(hot.cache.stats().early_refreshes, 0u);
   // Each later due reader retries (one at a time), and still gets the cached value.
   EXPECT_TRUE(hot.read_until(61s - 10ms));
   EXPECT_EQ(hot.version, 1);
-  EXPECT_EQ(hot.cache.early_refresh_failures(), hot.load_started.size() - 1);
+  EXPECT_EQ(hot.cache.stats().early_refresh_failures, hot.load_started.size() - 1);
   hot.clock.set(scaling::manual_clock::time_point{61s});
   EXPECT_THROW((void)hot.get(), std::runtime_error) << "expired: a miss, whose failure reaches "
                                                        "the caller";
@@ -286,17 +358,17 @@ TEST(LoadingCacheEarlyExpiration, AFailedEarlyReloadKeepsServingTheCachedValue) 
   EXPECT_EQ(hot.get(), std::optional<int>{2});
 }
 
-TEST(LoadingCacheEarlyExpiration, WithNegativeCachingAFailurePausesEarlyReloads) {
+TEST(LoadingCacheEarlyExpiration, WithFailureCachingAFailurePausesEarlyReloads) {
   hot_key hot{1.0, 30s};
   hot.fail = true;
   hot.clock.set(scaling::manual_clock::time_point{50s});
   EXPECT_TRUE(hot.read_until(61s - 10ms));
   EXPECT_EQ(hot.load_started.size(), 2u) << "one failed early reload, then none for 30 s";
-  EXPECT_EQ(hot.cache.early_refresh_failures(), 1u);
+  EXPECT_EQ(hot.cache.stats().early_refresh_failures, 1u);
   hot.clock.set(scaling::manual_clock::time_point{61s});
   EXPECT_THROW((void)hot.get(), std::runtime_error) << "the remembered failure";
   EXPECT_EQ(hot.load_started.size(), 2u);
-  EXPECT_EQ(hot.cache.negative_hits(), 1u);
+  EXPECT_EQ(hot.cache.stats().negative_hits, 1u);
 }
 
 TEST(LoadingCacheEarlyExpiration, AKeyGoneAtTheSourceIsDroppedByAnEarlyReload) {

@@ -1,5 +1,6 @@
 // Shared test utilities for the caching tests: a lifetime-counting value, a value whose copy
-// can be made to throw, and `tracked` types that do both, for exception-safety tests.
+// can be made to throw, one whose copy assignment can throw halfway, and `tracked` types that do
+// both, for exception-safety tests.
 #pragma once
 
 #include <atomic>
@@ -36,6 +37,26 @@ struct fragile {
   fragile(fragile&&) noexcept = default;
   fragile& operator=(fragile&&) noexcept = default;
   ~fragile() = default;
+};
+
+// A value whose copy assignment, while `armed` is set, copies `first`, then throws before
+// copying `second`: an in-place assignment that fails leaves it torn. Its copy construction
+// and its moves never throw.
+struct torn_on_assign {
+  static inline bool armed = false;
+  int first = 0;
+  int second = 0;
+  torn_on_assign(int a, int b) : first(a), second(b) {}
+  torn_on_assign(const torn_on_assign&) = default;
+  torn_on_assign(torn_on_assign&&) noexcept = default;
+  torn_on_assign& operator=(const torn_on_assign& other) {
+    first = other.first;
+    if (armed) throw std::runtime_error("torn assignment");
+    second = other.second;
+    return *this;
+  }
+  torn_on_assign& operator=(torn_on_assign&&) noexcept = default;
+  ~torn_on_assign() = default;
 };
 
 // The copy budget of a tracked type: after throw_after(n), the next n copies succeed and the

@@ -7,6 +7,10 @@
 // their cause, and keeps statistics. Reads return copies (`get`) or run a callback under the
 // lock (`visit`), so no reference into the cache ever escapes a lock; `get_with_expiry` also
 // returns the entry's deadline.
+// Keys: a `cache_key` (copyable, equality-comparable, hashed by scaling::hash or std::hash); a
+// key type without a hash is rejected at the declaration, naming that concept.
+// With both expire_after_write and expire_after_access, an entry expires at the earlier of its
+// write + the first and its last access + the second.
 // When to pick it: in front of anything slower than memory (a database, a service, a
 // computation) when stale-for-a-TTL data is acceptable. Pick the policy from the workload
 // (docs/patterns/application-caching.md); add the loaders (loading_cache.hpp, cache_aside.hpp,
@@ -27,7 +31,10 @@
 // entries are found on read, by eviction, and by a sweep of two slots per write).
 // Exceptions: bad configuration and bad weights throw scaling::invalid_argument; if copying a
 // key or value throws in `put`, the cache is unchanged (strong guarantee: contents, policy
-// order, statistics), apart from expired entries the write swept first. If the copy out of
+// order, statistics), apart from expired entries the write swept first. A replacing put builds
+// the new value first and then moves it in, so a Value whose copy assignment could fail
+// halfway is never left half-assigned; only a Value whose move assignment may throw is
+// assigned in place, with the guarantee its own assignment gives. If the copy out of
 // `get` (or `visit`'s callback) throws, the entry stays and the read counts as the hit it was.
 // A removal always completes; if its notification cannot be queued (out of memory, or a key or
 // value without a move constructor whose copy throws), the listener is not told of it.
@@ -147,6 +154,17 @@ using default_cache_hash =
     std::conditional_t<std::is_integral_v<Key> || std::is_enum_v<Key>, std::hash<Key>,
                        std::conditional_t<default_hashable<Key>, scaling::hash<>, std::hash<Key>>>;
 
+}  // namespace detail
+
+// A key scaling::cache (and loading_cache) can index: copyable, equality-comparable, and
+// hashable, by scaling::hash (default_hashable: integers, enums, strings, byte spans) or by a
+// std::hash specialization.
+template <class Key>
+concept cache_key = std::copy_constructible<Key> && std::equality_comparable<Key> &&
+    hasher_for<detail::default_cache_hash<Key>, Key>;
+
+namespace detail {
+
 template <class P>
 concept eviction_needs_hash =
     !std::same_as<P, lru> && !std::same_as<P, fifo> && !std::same_as<P, scaling::clock> &&
@@ -210,7 +228,10 @@ class cache_segment {
         if constexpr (eviction_needs_hash<Eviction>) policy_.on_miss(hash_of(key));
         return nullptr;
       }
-      if (options_->expire_after_access) n.expires_at = deadline(now, ttl_[n.slot]);
+      // expire_after_access slides the deadline, never past the write's own (write_cap_).
+      if (options_->expire_after_access && ttl_[n.slot] > 0) {
+        n.expires_at = std::min(deadline(now, ttl_[n.slot]), write_cap_[n.slot]);
+      }
     }
     ++stats_.hits;
     policy_.on_hit(n.slot, hash_for_policy(key));
@@ -218,10 +239,16 @@ class cache_segment {
     return &n.value;
   }
 
-  [[nodiscard]] bool contains(const Key& key) const {
+  [[nodiscard]] bool contains(const Key& key) const { return peek(key) != nullptr; }
+
+  // The fresh entry's value, or nullptr: not a read (no statistics, no policy update, no
+  // removal of an expired entry).
+  [[nodiscard]] const Value* peek(const Key& key) const {
     const auto it = index_.find(key);
-    if (it == index_.end()) return false;
-    return it->second.expires_at == never_expires || now_ns() < it->second.expires_at;
+    if (it == index_.end()) return nullptr;
+    const node& n = it->second;
+    if (n.expires_at != never_expires && now_ns() >= n.expires_at) return nullptr;
+    return &n.value;
   }
 
   // Inserts or replaces. ttl_ns: 0 = the options' expiry, otherwise this entry's own TTL.
@@ -324,31 +351,73 @@ class cache_segment {
     return static_cast<std::uint32_t>(w);
   }
 
-  // The TTL in force for a write: the entry's own, else expire_after_write / _after_access.
-  [[nodiscard]] std::int64_t ttl_for(std::int64_t own) const noexcept {
-    if (own > 0) return own;
-    if (options_->expire_after_write) return options_->expire_after_write->count();
-    if (options_->expire_after_access) return options_->expire_after_access->count();
-    return 0;
+  // The expiry a write sets: its deadline, the TTL a read re-arms (expire_after_access) and
+  // the deadline no read extends (write_cap: expire_after_write, when both are set).
+  struct expiry {
+    std::int64_t expires_at = never_expires;
+    std::int64_t access_ttl = 0;
+    std::int64_t write_cap = never_expires;
+  };
+
+  // own: 0 = the options' expiry, otherwise this entry's own TTL, which replaces both of them
+  // (re-armed by reads under expire_after_access, as the access TTL would be).
+  [[nodiscard]] expiry expiry_for(std::int64_t own) const {
+    const auto& write = options_->expire_after_write;
+    const auto& access = options_->expire_after_access;
+    if (own <= 0 && !write && !access) return {};
+    const std::int64_t now = now_ns();
+    expiry e;
+    if (own > 0) {
+      e.expires_at = deadline(now, own);
+      if (access) e.access_ttl = own;
+      return e;
+    }
+    if (write) e.write_cap = deadline(now, write->count());
+    if (access) {
+      e.access_ttl = access->count();
+      e.expires_at = std::min(deadline(now, e.access_ttl), e.write_cap);
+    } else {
+      e.expires_at = e.write_cap;
+    }
+    return e;
+  }
+
+  // Records e for slot s (whose node already holds e.expires_at).
+  void set_slot_expiry(slot_index s, const expiry& e) noexcept {
+    if (e.expires_at != never_expires) uses_expiry_ = true;
+    if (options_->expire_after_access) {
+      ttl_[s] = e.access_ttl;
+      write_cap_[s] = e.write_cap;
+    }
+  }
+
+  // Queues the notification that the entry's old value was replaced (a copy of it).
+  void queue_replaced(index_iterator it) {
+    if (notify_) pending_.push_back({it->first, it->second.value, removal_cause::replaced});
   }
 
   template <class V>
   void replace(index_iterator it, V&& value, std::uint32_t w, std::int64_t own_ttl) {
     node& n = it->second;
-    if (notify_) {
-      // Copy the old value first: if that throws, nothing has changed.
-      pending_.push_back({it->first, n.value, removal_cause::replaced});
+    const expiry e = expiry_for(own_ttl);
+    if constexpr (std::is_nothrow_move_assignable_v<Value>) {
+      // Everything that can throw happens before the old value is touched: building the new
+      // value, then copying the old one for the listener. The move in cannot fail, so a
+      // copy assignment that would throw halfway is never used.
+      Value fresh(std::forward<V>(value));
+      queue_replaced(it);
+      n.value = std::move(fresh);
+    } else {
+      queue_replaced(it);  // copy the old value first: if that throws, nothing has changed
+      try {
+        n.value = std::forward<V>(value);
+      } catch (...) {
+        if (notify_) pending_.pop_back();
+        throw;
+      }
     }
-    try {
-      n.value = std::forward<V>(value);
-    } catch (...) {
-      if (notify_) pending_.pop_back();
-      throw;
-    }
-    const std::int64_t ttl = ttl_for(own_ttl);
-    if (ttl > 0) uses_expiry_ = true;
-    if (options_->expire_after_access) ttl_[n.slot] = ttl;
-    n.expires_at = ttl > 0 ? deadline(now_ns(), ttl) : never_expires;
+    n.expires_at = e.expires_at;
+    set_slot_expiry(n.slot, e);
     const std::uint32_t old_w = n.weight;
     n.weight = w;
     weight_ = weight_ - old_w + w;
@@ -359,22 +428,20 @@ class cache_segment {
 
   template <class K, class V>
   void insert(K&& key, V&& value, std::uint32_t w, std::int64_t own_ttl) {
-    const std::int64_t ttl = ttl_for(own_ttl);
-    const std::int64_t expires_at = ttl > 0 ? deadline(now_ns(), ttl) : never_expires;
+    const expiry e = expiry_for(own_ttl);
     const slot_index s = acquire_slot();
     std::uint64_t hash = 0;
     try {
       keys_[s].emplace(key);
       index_.try_emplace(std::forward<K>(key),
-                         node{Value(std::forward<V>(value)), expires_at, w, s});
+                         node{Value(std::forward<V>(value)), e.expires_at, w, s});
       hash = hash_for_policy(*keys_[s]);
     } catch (...) {
       keys_[s].reset();
       free_.push_back(s);
       throw;
     }
-    if (ttl > 0) uses_expiry_ = true;
-    if (options_->expire_after_access) ttl_[s] = ttl;
+    set_slot_expiry(s, e);
     // Make room before the policy sees the newcomer, so it can never be its own victim
     // (CLOCK and SIEVE would otherwise pick it at once).
     while (weight_ + w > capacity_ && index_.size() > 1)
@@ -398,7 +465,10 @@ class cache_segment {
         detail::throw_invalid_argument("scaling::cache", "size", "must stay below 2^32 - 1", n);
       }
       keys_.emplace_back();
-      if (options_->expire_after_access) ttl_.resize(keys_.capacity());
+      if (options_->expire_after_access) {
+        ttl_.resize(keys_.capacity());
+        write_cap_.resize(keys_.capacity(), never_expires);
+      }
       free_.reserve(keys_.capacity());
       policy_.reserve(keys_.capacity());
       return static_cast<slot_index>(n);
@@ -468,7 +538,10 @@ class cache_segment {
   slot_index sweep_at_ = 0;
   index_type index_;
   std::vector<std::optional<Key>> keys_;
-  std::vector<std::int64_t> ttl_;  // per slot, the TTL to re-arm on access (expire_after_access)
+  // Per slot, under expire_after_access: the TTL a read re-arms, and the deadline no read
+  // extends (the write's, with expire_after_write; never_expires without).
+  std::vector<std::int64_t> ttl_;
+  std::vector<std::int64_t> write_cap_;
   std::vector<slot_index> free_;
   typename Eviction::state policy_;
   cache_stats stats_;
@@ -489,12 +562,12 @@ struct alignas(cache_line_size) locked_segment {
 // The cache. See the banner at the top of this header.
 //
 // Template parameters:
-//   Key: copyable, equality-comparable; hashed with scaling::hash when default_hashable
-//        (integers, strings), else std::hash<Key>.
+//   Key: a cache_key: copyable, equality-comparable; hashed with scaling::hash when
+//        default_hashable (integers, strings), else std::hash<Key>.
 //   Value: copy-constructible (get returns a copy).
 //   Eviction: an eviction_policy tag (lru, lfu, fifo, clock, sieve, s3fifo, w_tinylfu).
 //   Concurrency: a concurrency_policy tag (single_threaded, mutex_locked, sharded<N>).
-template <class Key, class Value, eviction_policy Eviction = lru,
+template <cache_key Key, class Value, eviction_policy Eviction = lru,
           concurrency_policy Concurrency = single_threaded>
 class cache {
   using segment_type = detail::cache_segment<Key, Value, Eviction>;
@@ -589,18 +662,46 @@ class cache {
   // capacity; rethrows a throwing copy/move of key or value (cache unchanged).
   template <class K, class V>
   requires std::constructible_from<Key, K&&> && std::constructible_from<Value, V&&>
-  void put(K&& key, V&& value) { store(std::forward<K>(key), std::forward<V>(value), 0); }
+  void put(K&& key, V&& value) {
+    (void)store(std::forward<K>(key), std::forward<V>(value), 0, always);
+  }
 
   // As put, with this entry's own time to live (overrides the options' expiry for it).
   // Throws scaling::invalid_argument if ttl <= 0.
   template <class K, class V, class Rep, class Period>
   requires std::constructible_from<Key, K&&> && std::constructible_from<Value, V&&>
   void put(K&& key, V&& value, std::chrono::duration<Rep, Period> ttl) {
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(ttl);
-    if (ns.count() <= 0) {
-      detail::throw_invalid_argument("scaling::cache", "ttl", "must be > 0 ns", ns.count());
-    }
-    store(std::forward<K>(key), std::forward<V>(value), ns.count());
+    (void)store(std::forward<K>(key), std::forward<V>(value), checked_ttl(ttl), always);
+  }
+
+  // Stores value under key, as put, only if pred() returns true; pred runs under the key's
+  // segment lock just before the write, so no other call on that segment falls between the
+  // check and the write. Returns whether it stored. pred must not call this cache.
+  // This is how a load installs its value only while its invalidation lease is valid
+  // (invalidation.hpp). Throws as put, and what pred throws (cache unchanged).
+  template <class K, class V, class Pred>
+  requires std::constructible_from<Key, K&&> && std::constructible_from<Value, V&&> &&
+      std::predicate<Pred&>
+  bool put_if(K&& key, V&& value, Pred&& pred) {
+    return store(std::forward<K>(key), std::forward<V>(value), 0, pred);
+  }
+
+  // As put_if, with this entry's own time to live. Throws scaling::invalid_argument if ttl <= 0.
+  template <class K, class V, class Rep, class Period, class Pred>
+  requires std::constructible_from<Key, K&&> && std::constructible_from<Value, V&&> &&
+      std::predicate<Pred&>
+  bool put_if(K&& key, V&& value, std::chrono::duration<Rep, Period> ttl, Pred&& pred) {
+    return store(std::forward<K>(key), std::forward<V>(value), checked_ttl(ttl), pred);
+  }
+
+  // A copy of the value when a fresh entry exists, else nullopt. Not a read, as contains: no
+  // statistics, no policy update (for a caller's second look, such as loading_cache's check
+  // that another load filled the key).
+  [[nodiscard]] std::optional<Value> peek(const Key& key) const {
+    const holder& h = segment_for(key);
+    std::scoped_lock lock(h.mutex);
+    if (const Value* v = h.segment.peek(key)) return std::optional<Value>(*v);
+    return std::nullopt;
   }
 
   // Removes the key; returns whether a fresh entry was removed (listener: `erased`).
@@ -704,19 +805,35 @@ class cache {
     }
   }
 
+  static constexpr auto always = [] { return true; };
+
+  template <class Rep, class Period>
+  static std::int64_t checked_ttl(std::chrono::duration<Rep, Period> ttl) {
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(ttl);
+    if (ns.count() <= 0) {
+      detail::throw_invalid_argument("scaling::cache", "ttl", "must be > 0 ns", ns.count());
+    }
+    return ns.count();
+  }
+
   // Converts the arguments to Key and Value first (if they are other types), so the segment
-  // hashes, weighs and compares the stored types only.
-  template <class K, class V>
-  void store(K&& key, V&& value, std::int64_t ttl_ns) {
+  // hashes, weighs and compares the stored types only. Writes when pred() holds under the
+  // segment's lock; returns whether it wrote.
+  template <class K, class V, class Pred>
+  bool store(K&& key, V&& value, std::int64_t ttl_ns, Pred& pred) {
     if constexpr (!std::is_same_v<std::remove_cvref_t<K>, Key>) {
-      store(Key(std::forward<K>(key)), std::forward<V>(value), ttl_ns);
+      return store(Key(std::forward<K>(key)), std::forward<V>(value), ttl_ns, pred);
     } else if constexpr (!std::is_same_v<std::remove_cvref_t<V>, Value>) {
-      store(std::forward<K>(key), Value(std::forward<V>(value)), ttl_ns);
+      return store(std::forward<K>(key), Value(std::forward<V>(value)), ttl_ns, pred);
     } else {
       const Key& k = key;
+      bool stored = false;
       with_segment(k, [&](segment_type& s) {
+        if (!pred()) return;
         s.write(std::forward<K>(key), std::forward<V>(value), ttl_ns);
+        stored = true;
       });
+      return stored;
     }
   }
 

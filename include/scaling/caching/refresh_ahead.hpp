@@ -96,7 +96,7 @@ class refresh_ahead_cache {
 
   [[nodiscard]] std::uint64_t refreshes() const noexcept { return refreshes_.load(); }
   [[nodiscard]] std::uint64_t refresh_failures() const noexcept { return failures_.load(); }
-  [[nodiscard]] std::uint64_t loads() const noexcept { return loads_.calls(); }
+  [[nodiscard]] std::uint64_t loads() const { return loads_.stats().calls; }
 
  private:
   struct stamped {
