@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include <scaling/advisor/queue_model.hpp>
 #include <scaling/architecture/partitioned_system.hpp>
 #include <scaling/architecture/scenario.hpp>
 #include <scaling/architecture/service_system.hpp>
@@ -51,18 +52,6 @@ template <class T>
   std::ostringstream out;
   out << "scaling_lab: " << flag << " " << rule << " (got " << value << ")";
   throw bad_input(out.str());
-}
-
-// Erlang C: the probability that an arrival waits in M/M/c with offered load a = lambda / mu.
-double erlang_c(int c, double a) {
-  double term = 1.0;
-  double sum = 0.0;
-  for (int k = 0; k < c; ++k) {
-    sum += term;
-    term *= a / (k + 1);
-  }
-  const double last = term * c / (c - a);
-  return last / (sum + last);
 }
 
 struct queue_args {
@@ -138,7 +127,8 @@ int run_queue(const queue_args& a) {
     double wq = -1;
     if (a.service == "exp") {
       const double offered = a.arrival_rate / a.service_rate;
-      wq = erlang_c(a.servers, offered) / (a.servers * a.service_rate - a.arrival_rate);
+      wq = scaling::advisor::erlang_c(static_cast<std::size_t>(a.servers), offered) /
+           (a.servers * a.service_rate - a.arrival_rate);
     } else if (a.servers == 1) {
       wq = rho * (1 + scv) / (2 * a.service_rate * (1 - rho));
     }
