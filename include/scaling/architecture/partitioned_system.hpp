@@ -39,6 +39,7 @@
 #include <utility>
 #include <vector>
 
+#include "scaling/architecture/queue_consumers.hpp"
 #include "scaling/architecture/scenario.hpp"
 #include "scaling/architecture/serving.hpp"
 #include "scaling/core/clock.hpp"
@@ -104,7 +105,14 @@ class partitioned_system {
         shards_(options_.logical_shards, node_ids(options_.nodes)),
         net_(sim),
         events_({.visibility_timeout = std::chrono::seconds{30}, .max_receives = 1000},
-                sim.clock()) {
+                sim.clock()),
+        consumers_(
+            sim, events_, options_.view_consumers,
+            {.batch = options_.batch, .poll_interval = options_.poll_interval},
+            [this](std::size_t c, const delivery<change_event>& d, std::function<void()> next) {
+              apply(c, d, std::move(next));
+            },
+            [this] { return events_applied_ == events_published_; }) {
     if (options_.regions == 0)
       scaling::detail::throw_invalid_argument("scaling::architecture::partitioned_system",
                                               "regions", "must be >= 1", options_.regions);
@@ -118,8 +126,7 @@ class partitioned_system {
     for (std::size_t n = 0; n < options_.nodes; ++n)
       add_node_stations();
     writes_per_node_.assign(options_.nodes, 0);
-    for (std::size_t c = 0; c < options_.view_consumers; ++c)
-      poll(c);
+    consumers_.start();
   }
 
   partitioned_system(const partitioned_system&) = delete;
@@ -162,7 +169,7 @@ class partitioned_system {
   }
 
   // View consumers stop once every event is applied (for the lab's drain).
-  void quiesce() noexcept { quiescing_ = true; }
+  void quiesce() noexcept { consumers_.quiesce(); }
 
   [[nodiscard]] std::vector<lab::station*> stations() {
     std::vector<lab::station*> out;
@@ -256,16 +263,7 @@ class partitioned_system {
       });
     }
     if (events_.publish(change_event{key, version, shard, committed_ns})) ++events_published_;
-    wake_consumers();
-  }
-
-  // A consumer that stopped during the drain starts again when a late write publishes.
-  void wake_consumers() {
-    if (stopped_consumers_.empty()) return;
-    std::vector<std::size_t> again;
-    again.swap(stopped_consumers_);
-    for (const std::size_t c : again)
-      poll(c);
+    consumers_.wake();  // a consumer idle in the drain takes a late write's event
   }
 
   void start_move() {
@@ -312,34 +310,19 @@ class partitioned_system {
       });
   }
 
-  void poll(std::size_t c) {
-    auto batch = events_.receive(c, options_.batch);
-    if (batch.empty()) {
-      if (quiescing_ && events_applied_ == events_published_) {
-        stopped_consumers_.push_back(c);
-        return;
-      }
-      sim_->after(options_.poll_interval, [this, c] { poll(c); });
-      return;
-    }
-    auto deliveries = std::make_shared<std::vector<delivery<change_event>>>(std::move(batch));
-    apply(c, std::move(deliveries), 0);
-  }
-
-  void apply(std::size_t c, std::shared_ptr<std::vector<delivery<change_event>>> batch,
-             std::size_t i) {
-    if (i == batch->size()) return poll(c);
-    view_serving_->serve(c, work::write, [this, c, batch, i](lab::outcome o) mutable {
+  // One change event on consumer c's server: apply it to both views, ack, go on.
+  void apply(std::size_t c, const delivery<change_event>& d, std::function<void()> next) {
+    view_serving_->serve(c, work::write, [this, d, next = std::move(next)](lab::outcome o) {
       if (o != lab::outcome::served) return;
-      const change_event& e = (*batch)[i].body;
+      const change_event& e = d.body;
       auto& v = index_view_[e.key];
       v = std::max(v, e.version);  // events may arrive out of order across consumers
       ++counter_view_[e.shard];
       ++events_applied_;
       view_lag_.record(
           std::chrono::nanoseconds{sim_->now().time_since_epoch().count() - e.committed_ns});
-      (void)events_.ack((*batch)[i].receipt);
-      apply(c, std::move(batch), i + 1);
+      (void)events_.ack(d.receipt);
+      next();
     });
   }
 
@@ -357,6 +340,7 @@ class partitioned_system {
   std::unordered_map<std::uint64_t, std::uint64_t> index_view_;
   std::unordered_map<std::uint32_t, std::uint64_t> counter_view_;
   work_queue<change_event, manual_clock> events_;
+  queue_consumers<change_event> consumers_;
   std::uint64_t version_ = 0;
   std::uint64_t writes_ = 0;
   std::uint64_t reads_ = 0;
@@ -365,8 +349,6 @@ class partitioned_system {
   lab::histogram view_lag_;
   std::uint64_t events_published_ = 0;
   std::uint64_t events_applied_ = 0;
-  bool quiescing_ = false;
-  std::vector<std::size_t> stopped_consumers_;
   // The move in progress.
   bool moving_ = false;
   logical_shards<std::size_t>::migration_plan plan_;

@@ -42,6 +42,7 @@
 #include <utility>
 #include <vector>
 
+#include "scaling/architecture/queue_consumers.hpp"
 #include "scaling/architecture/scenario.hpp"
 #include "scaling/architecture/serving.hpp"
 #include "scaling/core/clock.hpp"
@@ -101,9 +102,14 @@ class service_system {
         notify_app_(sim, "notify-app", options_.consumers, options_.notify_service, 1),
         notify_db_(sim, "notify-db", 1, options_.db_read, options_.db_threads, options_.db_write),
         jobs_({.visibility_timeout = options_.visibility_timeout, .max_receives = 1000},
-              sim.clock()) {
-    for (std::size_t c = 0; c < options_.consumers; ++c)
-      poll(c);
+              sim.clock()),
+        consumers_(
+            sim, jobs_, options_.consumers,
+            {.batch = options_.batch, .poll_interval = options_.poll_interval},
+            [this](std::size_t c, const delivery<notification_job>& job,
+                   std::function<void()> next) { handle(c, job, std::move(next)); },
+            [this] { return backlog() == 0; }) {
+    consumers_.start();
   }
 
   service_system(const service_system&) = delete;
@@ -130,7 +136,7 @@ class service_system {
         for (std::size_t i = 0; i < st->servers(); ++i)
           st->at(i).fail();
       if (s == service::notifications) {
-        consumers_down_ = true;
+        consumers_.pause();
         backlog_before_outage_ = backlog();
       }
     });
@@ -139,19 +145,16 @@ class service_system {
         for (std::size_t i = 0; i < st->servers(); ++i)
           st->at(i).recover();
       if (s == service::notifications) {
-        consumers_down_ = false;
         recovered_at_ = sim_->now();
         draining_ = true;
-        stopped_consumers_.clear();
-        for (std::size_t c = 0; c < options_.consumers; ++c)
-          poll(c);
+        consumers_.start();
       }
     });
   }
 
   // Consumers stop once the queue is empty (the lab's drain calls this before running out
   // the simulation).
-  void quiesce() noexcept { quiescing_ = true; }
+  void quiesce() noexcept { consumers_.quiesce(); }
 
   [[nodiscard]] std::vector<lab::station*> stations() {
     std::vector<lab::station*> out;
@@ -203,46 +206,18 @@ class service_system {
                             if (!jobs_.publish(notification_job{post, author})) return done(false);
                             ++published_;
                             peak_backlog_ = std::max(peak_backlog_, backlog());
-                            wake_consumers();
+                            consumers_.wake();
                             done(true);  // the client is answered; the notifications happen later
                           });
         });
   }
 
-  // A consumer that stopped during the drain starts again when a late post publishes.
-  void wake_consumers() {
-    if (stopped_consumers_.empty() || consumers_down_) return;
-    std::vector<std::size_t> again;
-    again.swap(stopped_consumers_);
-    for (const std::size_t c : again)
-      poll(c);
-  }
-
-  // Consumer c: take a batch; process each job on its own app server, record it in the
-  // notification database, ack. When the queue is empty, look again after poll_interval.
-  void poll(std::size_t c) {
-    if (consumers_down_) return;
-    auto batch = jobs_.receive(c, options_.batch);
-    if (batch.empty()) {
-      if (quiescing_ && backlog() == 0) {
-        stopped_consumers_.push_back(c);
-        return;
-      }
-      sim_->after(options_.poll_interval, [this, c] { poll(c); });
-      return;
-    }
-    auto deliveries = std::make_shared<std::vector<delivery<notification_job>>>(std::move(batch));
-    process(c, deliveries, 0);
-  }
-
-  void process(std::size_t c, std::shared_ptr<std::vector<delivery<notification_job>>> batch,
-               std::size_t i) {
-    if (i == batch->size()) return poll(c);
-    notify_app_.serve(c, work::write, [this, c, batch, i](lab::outcome o) mutable {
+  // One job on consumer c's server: record it in the notification database, ack, go on.
+  void handle(std::size_t c, const delivery<notification_job>& job, std::function<void()> next) {
+    notify_app_.serve(c, work::write, [this, job, next = std::move(next)](lab::outcome o) mutable {
       if (o != lab::outcome::served) return;  // lost with the server: redelivered later
-      notify_db_.serve(0, work::write, [this, c, batch, i](lab::outcome d) mutable {
+      notify_db_.serve(0, work::write, [this, job, next = std::move(next)](lab::outcome d) {
         if (d != lab::outcome::served) return;
-        const auto& job = (*batch)[i];
         if (job.receipt.delivery_count > 1) ++redeliveries_;
         // Idempotent: the notification row is keyed by the post; a second delivery finds it.
         if (!done_.insert(job.body.post).second) ++duplicates_;
@@ -251,7 +226,7 @@ class service_system {
           draining_ = false;
           drain_time_ = sim_->now() - recovered_at_;
         }
-        process(c, std::move(batch), i + 1);
+        next();
       });
     });
   }
@@ -260,6 +235,7 @@ class service_system {
   service_system_options options_;
   station_serving users_app_, users_db_, posts_app_, posts_db_, notify_app_, notify_db_;
   work_queue<notification_job, manual_clock> jobs_;
+  queue_consumers<notification_job> consumers_;
   std::unordered_set<std::uint64_t> done_;
   std::size_t next_app_ = 0;
   std::uint64_t posts_created_ = 0;
@@ -268,9 +244,6 @@ class service_system {
   std::uint64_t redeliveries_ = 0;
   std::uint64_t peak_backlog_ = 0;
   std::uint64_t backlog_before_outage_ = 0;
-  bool consumers_down_ = false;
-  bool quiescing_ = false;
-  std::vector<std::size_t> stopped_consumers_;
   bool draining_ = false;
   lab::simulation::time_point recovered_at_{};
   std::chrono::nanoseconds drain_time_{0};
