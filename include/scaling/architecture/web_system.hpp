@@ -6,7 +6,8 @@
 //   client -> [CDN edge: scaling::cache with a TTL, cacheable reads only]
 //          -> load_balanced app tier (replica_selector<Balancing> over app-server stations)
 //          -> read_through (the app cache: Cache, or no_cache)
-//          -> store_reads over a replicated_store (replica reads, read-your-writes by position)
+//          -> store_reads over a replicated_store (replica reads, read-your-writes by position),
+//             every object present from the start at version 0 (with_initial_value)
 //          /  primary_writes (writes at the primary, then invalidate with the commit position)
 //
 // Stage 1 (`stage_1_options`) is this shape with one app server, no app cache and every read
@@ -136,9 +137,10 @@ class web_system {
         db_serving_(sim, "db", options_.replicas + 1, options_.db_read, options_.db_threads,
                     options_.db_write),
         reads_(store_, db_serving_, read_options_of(options_)),
+        catalogue_(reads_, value_type{0}),
         writes_(store_, db_serving_),
         app_cache_(options_.cache_capacity == 0 ? 1 : options_.cache_capacity),
-        path_(app_cache_, reads_) {
+        path_(app_cache_, catalogue_) {
     if (options_.backups) {
       backups_.emplace(*options_.backups, sim.clock());
       backups_->tick();  // the first base backup, of the empty database
@@ -272,9 +274,11 @@ class web_system {
   store_type store_;
   station_serving db_serving_;
   store_reads<key_type, value_type, store_type, station_serving> reads_;
+  // Every object exists from the start, at version 0: the caches fill on every miss.
+  with_initial_value<key_type, value_type, decltype(reads_)> catalogue_;
   primary_writes<key_type, value_type, store_type, station_serving> writes_;
   Cache app_cache_;
-  read_through<key_type, value_type, Cache, decltype(reads_)> path_;
+  read_through<key_type, value_type, Cache, decltype(catalogue_)> path_;
   std::optional<backup_archive<key_type, value_type, manual_clock>> backups_;
   value_type version_ = 0;
   std::uint64_t edge_hits_ = 0;
