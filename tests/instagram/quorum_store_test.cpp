@@ -271,7 +271,11 @@ TEST_P(QuorumStoreProperty, OverlappingQuorumsReadEveryAcknowledgedWrite) {
 INSTANTIATE_TEST_SUITE_P(Levels, QuorumStoreProperty,
                          ::testing::Values(level_pair{quorum_level::quorum, quorum_level::quorum},
                                            level_pair{quorum_level::one, quorum_level::all},
-                                           level_pair{quorum_level::all, quorum_level::one}));
+                                           level_pair{quorum_level::all, quorum_level::one}),
+                         [](const ::testing::TestParamInfo<level_pair>& param_info) {
+                           return "W" + std::string{scaling::to_string(param_info.param.write)} +
+                                  "_R" + std::string{scaling::to_string(param_info.param.read)};
+                         });
 
 TEST(QuorumStore, OneOneReadsGoStaleUnderFailuresAndAreCounted) {
   store_t db{{.nodes = 6, .replication_factor = 3, .seed = 3}};
