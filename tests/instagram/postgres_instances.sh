@@ -5,20 +5,26 @@
 # has wal_level = logical, so any of them can be the source of a shard move. Runs the given
 # program with their conninfo strings in the environment, and always stops the servers and
 # removes the directory on exit. Exit code 77 (CTest's SKIP_RETURN_CODE) when PostgreSQL 15 is
-# not installed, or when run as root with no 'postgres' user to run the servers as.
-# Usage: postgres_instances.sh PROGRAM [ARGS...]
+# not installed, or when run as root with no 'postgres' user to run the servers as; with
+# SCALING_PG_OPTIONAL=1 it then runs the program anyway, without the servers (the example skips
+# its PostgreSQL steps).
+# Usage: [SCALING_PG_OPTIONAL=1] postgres_instances.sh PROGRAM [ARGS...]
 set -euo pipefail
 t0=$(date +%s%N); stamp() { [ -n "${SCALING_PG_TRACE:-}" ] && echo "$(( ($(date +%s%N) - t0) / 1000000 )) ms: $*" >&2 || true; }
 
 pgbin="${SCALING_PG_BIN:-/usr/lib/postgresql/15/bin}"
-if [ ! -x "$pgbin/initdb" ] || [ ! -x "$pgbin/pg_basebackup" ]; then
-  echo "SKIPPED: PostgreSQL 15 server binaries not found in $pgbin (Debian: postgresql-15)"
+skip() {
+  echo "SKIPPED: $1"
+  [ "${SCALING_PG_OPTIONAL:-0}" = 1 ] && exec "${program[@]}"
   exit 77
+}
+program=("$@")
+if [ ! -x "$pgbin/initdb" ] || [ ! -x "$pgbin/pg_basebackup" ]; then
+  skip "PostgreSQL 15 server binaries not found in $pgbin (Debian: postgresql-15)"
 fi
 if [ "$(id -u)" -eq 0 ]; then
   if ! id postgres >/dev/null 2>&1; then
-    echo "SKIPPED: running as root and there is no 'postgres' user to run the servers as"
-    exit 77
+    skip "running as root and there is no 'postgres' user to run the servers as"
   fi
   as_pg=(runuser -u postgres --)
 else
