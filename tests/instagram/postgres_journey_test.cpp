@@ -208,7 +208,9 @@ TEST_F(InstagramJourney, V3LiveShardMoveLosesNoWrite) {
   EXPECT_FALSE(report.checksum.empty());
   EXPECT_EQ(router.stats().moves, 1u);
   // Every acknowledged id is on the shard's current instance, and nothing else is.
-  for (const auto& [shard, ids] : acked) {
+  for (const auto& entry : acked) {
+    const std::uint32_t shard = entry.first;
+    const std::set<std::uint64_t>& ids = entry.second;
     router.with_shard(shard, [&](pg::connection& c, const std::string& s) {
       const auto count = std::stoull(*c.query_value("SELECT count(*) FROM " + s + ".photos"));
       EXPECT_EQ(count, ids.size()) << "shard " << shard;

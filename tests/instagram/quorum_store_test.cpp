@@ -355,9 +355,9 @@ TEST(QuorumStore, NoAcknowledgedWriteIsLostWhileAtMostNMinusWReplicasLoseData) {
 TEST(QuorumStore, ConcurrentClientsAndFailuresConverge) {
   store_t db{{.nodes = 5, .replication_factor = 3}};
   std::vector<std::thread> clients;
-  const int ops = scaling_test::sanitized ? 500 : 3000;
+  constexpr int ops = scaling_test::sanitized ? 500 : 3000;
   for (int t = 0; t < 3; ++t) {
-    clients.emplace_back([&db, t, ops] {
+    clients.emplace_back([&db, t] {
       for (int i = 0; i < ops; ++i) {
         const std::string p = user((i * 7 + t) % 40);
         if (i % 3 == 0) {
@@ -368,7 +368,7 @@ TEST(QuorumStore, ConcurrentClientsAndFailuresConverge) {
       }
     });
   }
-  std::thread chaos{[&db, ops] {
+  std::thread chaos{[&db] {
     for (int i = 0; i < ops / 10; ++i) {
       db.crash(static_cast<std::size_t>(i % 5));
       db.recover(static_cast<std::size_t>(i % 5));

@@ -249,7 +249,9 @@ void v3(const sizes& n) {
       static_cast<unsigned long long>(report.rows));
   std::size_t lost = 0;
   std::size_t total = 0;
-  for (const auto& [shard, ids] : acked) {
+  for (const auto& entry : acked) {
+    const std::uint32_t shard = entry.first;
+    const std::set<std::uint64_t>& ids = entry.second;
     total += ids.size();
     router.with_shard(shard, [&](pg::connection& c, const std::string& s) {
       for (const auto id : ids) {

@@ -400,7 +400,9 @@ class quorum_store {
           static_cast<std::size_t>(hash_(p) % static_cast<std::uint64_t>(options_.repair_ranges));
       ranges[{replicas_of(p), bucket}].push_back(p);
     }
-    for (const auto& [key, partitions] : ranges) {
+    for (const auto& range : ranges) {
+      const auto& key = range.first;
+      const std::vector<Partition>& partitions = range.second;
       // Repair runs within each side of a network partition, among live replicas.
       std::map<std::size_t, std::vector<std::size_t>> sides;
       for (const std::size_t r : key.first) {
@@ -453,7 +455,8 @@ class quorum_store {
           v[k] = cell_value.timestamp;
         }
       }
-      for (const auto& [c, v] : versions) {
+      for (const auto& version : versions) {
+        const std::vector<std::uint64_t>& v = version.second;
         if (std::any_of(v.begin(), v.end(), [&](std::uint64_t t) { return t != v.front(); })) ++out;
       }
     }
