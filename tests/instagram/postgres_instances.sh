@@ -10,6 +10,7 @@
 # its PostgreSQL steps).
 # Usage: [SCALING_PG_OPTIONAL=1] postgres_instances.sh PROGRAM [ARGS...]
 set -euo pipefail
+# SCALING_PG_TRACE=1 prints how long each start-up step took.
 t0=$(date +%s%N); stamp() { [ -n "${SCALING_PG_TRACE:-}" ] && echo "$(( ($(date +%s%N) - t0) / 1000000 )) ms: $*" >&2 || true; }
 
 pgbin="${SCALING_PG_BIN:-/usr/lib/postgresql/15/bin}"
