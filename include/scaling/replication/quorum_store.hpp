@@ -655,6 +655,16 @@ class quorum_store {
     return c->second;
   }
 
+  // The replicas the coordinator can reach now (none without a coordinator).
+  std::vector<std::size_t> reachable_from(std::size_t coord,
+                                          const std::vector<std::size_t>& replicas) const {
+    std::vector<std::size_t> up;
+    if (coord == npos) return up;
+    for (const std::size_t r : replicas)
+      if (reachable(coord, r)) up.push_back(r);
+    return up;
+  }
+
   quorum_write_result write(const Partition& p, const Clustering& key, std::optional<Value> value,
                             const quorum_write_options& options) {
     ++stats_.writes;
@@ -662,11 +672,7 @@ class quorum_store {
     const std::size_t coord = coordinator(options.coordinator);
     const auto replicas = replicas_of(p);
     const std::size_t needed = replicas_needed(options.level, replicas.size());
-    std::vector<std::size_t> up;
-    if (coord != npos) {
-      for (const std::size_t r : replicas)
-        if (reachable(coord, r)) up.push_back(r);
-    }
+    std::vector<std::size_t> up = reachable_from(coord, replicas);
     if (coord == npos || up.size() < needed) {
       ++stats_.unavailable;
       out.status = quorum_status::unavailable;
@@ -770,11 +776,7 @@ class quorum_store {
     const std::size_t coord = coordinator(options.coordinator);
     const auto replicas = replicas_of(p);
     const std::size_t needed = replicas_needed(options.level, replicas.size());
-    std::vector<std::size_t> up;
-    if (coord != npos) {
-      for (const std::size_t r : replicas)
-        if (reachable(coord, r)) up.push_back(r);
-    }
+    std::vector<std::size_t> up = reachable_from(coord, replicas);
     if (coord == npos || up.size() < needed) {
       ++stats_.unavailable;
       out.status = quorum_status::unavailable;
