@@ -50,6 +50,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <span>
@@ -370,6 +371,33 @@ struct cdn_offload {
                                               double request_rate) {
   const double h = model.hit_ratio(edge_objects);
   return {h, request_rate * (1.0 - h)};
+}
+
+// The Zipf exponent that best fits measured request counts (any order; zeros ignored): the
+// least-squares slope of log(count) against log(rank) over the ranks whose count is at least
+// `min_count` (the tail of counts 1 and 2 is flat noise that flattens the slope). Feed it the
+// counts of a key sample (a day of access logs) to give the advisor your skew. Returns 0 (a
+// uniform law) when fewer than two ranks qualify.
+[[nodiscard]] inline double fit_zipf_exponent(std::span<const std::uint64_t> counts,
+                                              std::uint64_t min_count = 3) {
+  std::vector<std::uint64_t> sorted;
+  sorted.reserve(counts.size());
+  for (const std::uint64_t c : counts)
+    if (c > 0) sorted.push_back(c);
+  std::sort(sorted.begin(), sorted.end(), std::greater<>{});
+  double sx = 0, sy = 0, sxx = 0, sxy = 0, n = 0;
+  for (std::size_t i = 0; i < sorted.size() && sorted[i] >= min_count; ++i) {
+    const double x = std::log(static_cast<double>(i + 1));
+    const double y = std::log(static_cast<double>(sorted[i]));
+    sx += x;
+    sy += y;
+    sxx += x * x;
+    sxy += x * y;
+    n += 1;
+  }
+  if (n < 2 || n * sxx - sx * sx <= 0) return 0.0;
+  const double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+  return std::clamp(-slope, 0.0, zipf_popularity::max_skew);
 }
 
 // One item of an explicit popularity: the rate of reads it gets and the rate of writes that
