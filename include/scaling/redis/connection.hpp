@@ -335,10 +335,15 @@ class connection {
   // Sends every command of `batch` in one write and returns their replies in order.
   // Throws: as execute(args).
   std::vector<reply> execute(const pipeline& batch) {
+    return execute(batch, options_.command_timeout);
+  }
+  // As execute(batch), with this call's own timeout instead of command_timeout (a blocking
+  // command such as XREADGROUP BLOCK needs its block time plus a margin).
+  std::vector<reply> execute(const pipeline& batch, std::chrono::milliseconds timeout) {
     std::vector<reply> out;
     if (batch.empty()) return out;
     out.reserve(batch.size());
-    const auto deadline = deadline_after(std::chrono::steady_clock{}, options_.command_timeout);
+    const auto deadline = deadline_after(std::chrono::steady_clock{}, timeout);
     const std::string what = batch.size() == 1 ? batch.name(0)
                                                : "pipeline of " + std::to_string(batch.size()) +
                                                      " (" + batch.name(0) + " ...)";
