@@ -212,29 +212,38 @@ class cache_tier {
       throw error(error_kind::timeout, subscriber_->server().to_string(), "SUBSCRIBE",
                   "no confirmation");
     }
+    // The sink hears "coherent" before anyone can see the channel up (wait_channel_for), so
+    // a caller that waited for the channel finds the near cache filling.
+    std::lock_guard sink_lock{sink_mutex_};
     {
       std::lock_guard lock{state_mutex_};
       redirect_id_ = id.integer();
       ++generation_counter_;
       generation_ = generation_counter_;
+    }
+    if (sink_ != nullptr) sink_->set_coherent(true);
+    {
+      std::lock_guard lock{state_mutex_};
       channel_up_ = true;
     }
     up_.notify_all();
-    std::lock_guard lock{sink_mutex_};
-    if (sink_ != nullptr) sink_->set_coherent(true);
   }
 
+  // The sink flushes before the loss shows in stats() or channel_up.
   void lose_channel() {
+    subscriber_->disconnect();
+    std::lock_guard sink_lock{sink_mutex_};
     bool was_up = false;
     {
       std::lock_guard lock{state_mutex_};
       was_up = channel_up_.exchange(false);
       generation_ = 0;
-      if (was_up) ++stats_.channel_losses;
     }
-    subscriber_->disconnect();
-    std::lock_guard lock{sink_mutex_};
     if (sink_ != nullptr) sink_->set_coherent(false);
+    if (was_up) {
+      std::lock_guard lock{state_mutex_};
+      ++stats_.channel_losses;
+    }
   }
 
   // A pub/sub push: ["message", "__redis__:invalidate", keys-or-nil].
