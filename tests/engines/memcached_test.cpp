@@ -72,6 +72,8 @@ TEST_F(Memcached, StoresReadsManyAndDeletesAcrossTheRing) {
   for (int i = 0; i < 60; ++i)
     EXPECT_EQ(many[static_cast<std::size_t>(i)], "value " + std::to_string(i));
   EXPECT_EQ(many[60], std::nullopt);
+  const auto repeated = pool.get_many({"key:2", "key:3", "key:2"});
+  EXPECT_EQ(repeated, (std::vector<std::optional<std::string>>{"value 2", "value 3", "value 2"}));
   EXPECT_TRUE(pool.erase("key:1"));
   EXPECT_FALSE(pool.erase("key:1"));
   EXPECT_EQ(pool.get("key:1"), std::nullopt);

@@ -52,6 +52,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -191,24 +192,28 @@ class pool {
     std::vector<std::optional<std::string>> out(keys.size());
     struct batch {
       node* target = nullptr;
-      std::vector<std::size_t> positions;
       std::vector<const char*> key_ptrs;
       std::vector<std::size_t> key_lengths;
       bool sent = false;
     };
     std::vector<batch> batches;
+    restore_due();
     for (std::size_t i = 0; i < keys.size(); ++i) {
-      node* target = route_for(keys[i]).target;
+      node* target = route_for(keys[i], restore::no).target;
       auto it = std::find_if(batches.begin(), batches.end(),
                              [&](const batch& b) { return b.target == target; });
       if (it == batches.end()) {
-        batches.push_back({target, {}, {}, {}, false});
+        batches.push_back({target, {}, {}, false});
         it = std::prev(batches.end());
       }
-      it->positions.push_back(i);
       it->key_ptrs.push_back(keys[i].data());
       it->key_lengths.push_back(keys[i].size());
     }
+    // Where each distinct key goes in `out` (a repeated key is copied at the end).
+    std::unordered_map<std::string_view, std::size_t> first_position;
+    first_position.reserve(keys.size());
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      first_position.emplace(keys[i], i);
     // Lock in a fixed order (by address) so concurrent get_many calls cannot deadlock.
     std::sort(batches.begin(), batches.end(),
               [](const batch& a, const batch& b) { return a.target < b.target; });
@@ -230,11 +235,9 @@ class pool {
       while (memcached_result_st* result = memcached_fetch_result(b.target->use(), nullptr, &rc)) {
         const std::string_view k{memcached_result_key_value(result),
                                  memcached_result_key_length(result)};
-        for (const std::size_t pos : b.positions) {
-          if (keys[pos] == k) {
-            out[pos] = std::string(memcached_result_value(result), memcached_result_length(result));
-            break;
-          }
+        if (const auto it = first_position.find(k); it != first_position.end()) {
+          out[it->second] =
+              std::string(memcached_result_value(result), memcached_result_length(result));
         }
         memcached_result_free(result);
       }
@@ -243,6 +246,10 @@ class pool {
       } else {
         (void)done(*b.target, 0);
       }
+    }
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      const std::size_t first = first_position.at(keys[i]);
+      if (first != i) out[i] = out[first];
     }
     return out;
   }
@@ -394,8 +401,10 @@ class pool {
     return nullptr;
   }
 
-  route route_for(const std::string& key) {
-    restore_due();
+  enum class restore { yes, no };
+
+  route route_for(const std::string& key, restore check = restore::yes) {
+    if (check == restore::yes) restore_due();
     std::shared_lock lock{ring_mutex_};
     node* primary = find(full_ring_.node_for(key));
     bool primary_ejected = false;
