@@ -3,6 +3,8 @@
 // no lost write), a node killed and restarted.
 #include <array>
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -32,7 +34,7 @@ bool eventually(F done, std::chrono::seconds bound = 10s) {
   return done();
 }
 
-int run_and_wait(std::vector<std::string> argv) {
+int run_and_wait(std::vector<std::string> argv, const std::string& log) {
   std::vector<char*> args;
   for (auto& a : argv)
     args.push_back(a.data());
@@ -40,8 +42,8 @@ int run_and_wait(std::vector<std::string> argv) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
   pid_t pid = 0;
   const int rc = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -67,19 +69,26 @@ class RedisCluster : public ::testing::Test {
       const auto port = engines_test::free_port();
       nodes_[i] = std::make_unique<engines_test::server>();
       const std::string conf = dir_->path() + "/nodes-" + std::to_string(port) + ".conf";
-      if (!nodes_[i]->start(
-              engines_test::redis_argv(server, port, dir_->path(),
-                                       {"--cluster-enabled", "yes", "--cluster-config-file", conf,
-                                        "--cluster-node-timeout", "5000"}),
-              port)) {
+      if (!nodes_[i]->start(engines_test::redis_argv(
+                                server, port, dir_->path(),
+                                {"--cluster-enabled", "yes", "--cluster-config-file", conf,
+                                 "--cluster-node-timeout", "5000",
+                                 // The bus port is port + 10000 unless given (past 65535
+                                 // for high ports, or taken): ask the kernel for one.
+                                 "--cluster-port", std::to_string(engines_test::free_port())}),
+                            port)) {
         skip_ = "a cluster node did not start";
         return;
       }
       create.push_back("127.0.0.1:" + std::to_string(port));
     }
     create.insert(create.end(), {"--cluster-replicas", "0", "--cluster-yes"});
-    if (run_and_wait(create) != 0) {
-      skip_ = "redis-cli --cluster create failed";
+    const std::string log = dir_->path() + "/create.log";
+    if (run_and_wait(create, log) != 0) {
+      std::ifstream in{log};
+      const std::string output{std::istreambuf_iterator<char>{in}, {}};
+      skip_ = "redis-cli --cluster create failed: " +
+              output.substr(output.size() > 400 ? output.size() - 400 : 0);
       return;
     }
     const bool ok = eventually([] {
