@@ -47,6 +47,24 @@ TEST(RedisEndpoint, ParsesHostPortAndAMissingHostMeansTheSameHost) {
   EXPECT_THROW((void)redis::endpoint::parse("h:99999"), std::invalid_argument);
 }
 
+TEST(RedisReply, AReplyOfTheWrongTypeIsAnErrorNamingServerAndCommand) {
+  const redis::endpoint server{"10.0.0.7", 6379};
+  EXPECT_NO_THROW((void)redis::expect(redis::reply::make_string("v"), redis::reply::type::string,
+                                      server, "GET"));
+  try {
+    (void)redis::expect(redis::reply::make_integer(7), redis::reply::type::string, server, "GET");
+    FAIL() << "no error";
+  } catch (const redis::error& e) {
+    EXPECT_EQ(e.kind(), redis::error_kind::wrong_type);
+    EXPECT_EQ(e.server(), "10.0.0.7:6379");
+    EXPECT_EQ(e.command(), "GET");
+  }
+  const auto moved =
+      redis::reply::make_string("MOVED 3999 127.0.0.1:6381", redis::reply::type::error);
+  EXPECT_EQ(moved.error_code(), "MOVED");
+  EXPECT_THROW((void)redis::expect(moved, redis::reply::type::string, server, "GET"), redis::error);
+}
+
 TEST(RedisConnection, RejectsZeroTimeouts) {
   EXPECT_THROW(redis::connection({}, {.command_timeout = 0ms}), std::invalid_argument);
   EXPECT_THROW(redis::pool({}, {.size = 0}), std::invalid_argument);
