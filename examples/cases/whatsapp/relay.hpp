@@ -696,14 +696,20 @@ class relay {
       auto it = users_.find(to);
       if (it == users_.end()) return reply(send_result::recipient_offline);
       ++counters_.deliveries;
-      const bool queued = it->second->send(frame_writer{frame_type::deliver}
-                                               .u64(from)
-                                               .u64(id)
-                                               .u8(lane)
-                                               .u64(sent_ns)
-                                               .body(*body)
-                                               .done(),
-                                           1);
+      session& c = *it->second;
+      bool queued = c.send(frame_writer{frame_type::deliver}
+                               .u64(from)
+                               .u64(id)
+                               .u8(lane)
+                               .u64(sent_ns)
+                               .body(*body)
+                               .done(),
+                           1);
+      if (queued && c.out_bytes() > options_.max_outbox_bytes) {  // never reads: let it go
+        ++counters_.slow_readers;
+        c.close();
+        queued = false;
+      }
       return reply(queued ? send_result::delivered : send_result::recipient_offline);
     }
     auto& marks = marks_[conversation_key{from, to, lane}];
