@@ -30,6 +30,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <unordered_map>
@@ -220,10 +221,11 @@ class load_client {
         line, sizeof line,
         "mode=v%d sent=%zu stored=%llu delivered=%llu lost=%llu duplicates=%llu "
         "reordered=%llu p50_ms=%.2f p99_ms=%.2f failed=%llu unacked=%llu redelivered=%llu "
-        "retries=%llu reconnects=%llu drained=%s",
+        "retries=%llu reconnects=%llu wall_s=%.2f drained=%s",
         static_cast<int>(options_.mode), ledger_.size(), ull(stored), ull(delivered), ull(lost),
         ull(duplicates), ull(reordered_), pct(0.50), pct(0.99), ull(failed), ull(unacked),
-        ull(redelivered_), ull(retries_), ull(reconnects_), drained_ ? "yes" : "no");
+        ull(redelivered_), ull(retries_), ull(reconnects_),
+        std::chrono::duration<double>(ended_ - started_).count(), drained_ ? "yes" : "no");
     return line;
   }
 
@@ -442,6 +444,7 @@ class load_client {
       }
       if (draining_ && (finished(now) || now - drain_started_ > options_.drain_timeout)) {
         drained_ = finished(now);
+        ended_ = now;
         for (std::uint64_t u = 1; u <= options_.users; ++u) {
           generations_[u] = 0;
           if (users_[u].conn) users_[u].conn->close();
@@ -496,8 +499,99 @@ class load_client {
   std::uint64_t reordered_ = 0, redelivered_ = 0, retries_ = 0, reconnects_ = 0;
   bool draining_ = false;
   bool drained_ = false;
-  std::chrono::steady_clock::time_point started_{}, last_tick_{}, drain_started_{},
+  std::chrono::steady_clock::time_point started_{}, last_tick_{}, ended_{}, drain_started_{},
       next_progress_{}, last_delivery_{};
+};
+
+// Opens `count` connections (users first_user ...), each says hello and then stays idle:
+// what a relay pays to hold connections. Sources spread the connections over loopback
+// addresses (one address has about 28,000 ephemeral ports). Prints "idle connections=N" once
+// all are welcomed (or after `timeout`), then holds them for `hold` and closes them.
+class idle_load {
+ public:
+  struct options {
+    std::vector<std::string> cluster;
+    std::uint64_t count = 1000;
+    std::vector<std::string> sources;  // empty: the kernel picks
+    std::size_t in_flight = 1000;      // connects at a time
+    std::chrono::milliseconds hold{2000};
+    std::chrono::milliseconds timeout{120000};
+  };
+
+  idle_load(net::io_context& io, options o)
+      : io_(io), o_(std::move(o)), cluster_(o_.cluster), timer_(io) {
+    for (std::size_t i = 0; i < cluster_.size(); ++i) {
+      const auto [host, port] = cluster_map::split(cluster_.address(i));
+      endpoints_.emplace_back(net::ip::make_address(host), port);
+    }
+    for (const auto& s : o_.sources)
+      sources_.push_back(net::ip::make_address(s));
+  }
+
+  void start() {
+    started_ = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < o_.in_flight; ++i)
+      open_next();
+    timer_.expires_after(o_.timeout);
+    timer_.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) report();
+    });
+  }
+
+  [[nodiscard]] std::uint64_t welcomed() const noexcept { return welcomed_; }
+
+ private:
+  void open_next() {
+    if (next_ > o_.count) return;
+    const std::uint64_t user = next_++;
+    auto c = std::make_shared<client_connection>(
+        io_,
+        [this](std::string_view p) {
+          if (!p.empty() && static_cast<frame_type>(p[0]) == frame_type::welcome) {
+            ++welcomed_;
+            if (welcomed_ + failed_ == o_.count) report();
+            open_next();
+          }
+        },
+        [this] {
+          if (reported_) return;
+          ++failed_;
+          if (welcomed_ + failed_ == o_.count) report();
+          open_next();
+        });
+    std::optional<net::ip::address> source;
+    if (!sources_.empty()) source = sources_[user % sources_.size()];
+    c->connect(endpoints_[cluster_.home_of(user)], user, source);
+    conns_.push_back(std::move(c));
+  }
+
+  void report() {
+    if (reported_) return;
+    reported_ = true;
+    timer_.cancel();
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    std::printf("idle connections=%llu failed=%llu open_s=%.1f\n",
+                static_cast<unsigned long long>(welcomed_),
+                static_cast<unsigned long long>(failed_), s);
+    std::fflush(stdout);
+    timer_.expires_after(o_.hold);
+    timer_.async_wait([this](const boost::system::error_code&) {
+      for (auto& c : conns_)
+        c->close();
+    });
+  }
+
+  net::io_context& io_;
+  options o_;
+  cluster_map cluster_;
+  net::steady_timer timer_;
+  std::vector<tcp::endpoint> endpoints_;
+  std::vector<net::ip::address> sources_;
+  std::vector<std::shared_ptr<client_connection>> conns_;
+  std::uint64_t next_ = 1, welcomed_ = 0, failed_ = 0;
+  bool reported_ = false;
+  std::chrono::steady_clock::time_point started_{};
 };
 
 }  // namespace chat

@@ -35,6 +35,9 @@ constexpr std::string_view usage =
   --drain-timeout-ms T       give up draining after T (default 20000)
   --progress-ms T            print "progress sent=N delivered=N" every T (default: never)
   --seed S                   random seed (default 42)
+  --idle N                   instead: open N idle connections (hello only), print
+                             "idle connections=N", hold them --hold-ms (default 2000), exit
+  --sources A,B,...          --idle: local addresses to connect from (e.g. 127.0.0.2,127.0.0.3)
   --help                     this text
 )";
 
@@ -48,7 +51,13 @@ double parse_fraction(std::string_view flag, std::string_view v) {
   throw chat::bad_flag{std::string{flag} + " must be a number >= 0 (got '" + std::string{v} + "')"};
 }
 
-chat::load_options parse(int argc, char** argv, bool& help) {
+struct idle_flags {
+  std::uint64_t count = 0;
+  std::vector<std::string> sources;
+  std::chrono::milliseconds hold{2000};
+};
+
+chat::load_options parse(int argc, char** argv, bool& help, idle_flags& idle) {
   using chat::bad_flag;
   using chat::parse_number;
   using ms = std::chrono::milliseconds;
@@ -89,6 +98,12 @@ chat::load_options parse(int argc, char** argv, bool& help) {
       o.drain_timeout = ms{parse_number<long long>(flag, v, 1)};
     } else if (flag == "--progress-ms") {
       o.progress_every = ms{parse_number<long long>(flag, v, 1)};
+    } else if (flag == "--idle") {
+      idle.count = parse_number<std::uint64_t>(flag, v, 1);
+    } else if (flag == "--sources") {
+      idle.sources = chat::parse_list(v);
+    } else if (flag == "--hold-ms") {
+      idle.hold = ms{parse_number<long long>(flag, v, 0)};
     } else if (flag == "--seed") {
       o.seed = parse_number<std::uint64_t>(flag, v, 0);
     } else {
@@ -104,8 +119,9 @@ chat::load_options parse(int argc, char** argv, bool& help) {
 int main(int argc, char** argv) {
   bool help = false;
   chat::load_options options;
+  idle_flags idle;
   try {
-    options = parse(argc, argv, help);
+    options = parse(argc, argv, help, idle);
   } catch (const chat::bad_flag& e) {
     std::fprintf(stderr, "chat_load: %s\n", e.message.c_str());
     return 2;
@@ -116,6 +132,16 @@ int main(int argc, char** argv) {
   }
   try {
     boost::asio::io_context io;
+    if (idle.count > 0) {
+      chat::idle_load hold{io,
+                           {.cluster = options.cluster,
+                            .count = idle.count,
+                            .sources = idle.sources,
+                            .hold = idle.hold}};
+      hold.start();
+      io.run();
+      return hold.welcomed() == idle.count ? 0 : 1;
+    }
     chat::load_client load{io, options};
     load.start();
     io.run();

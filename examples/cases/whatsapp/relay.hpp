@@ -95,6 +95,7 @@ struct relay_stats {
   std::uint64_t forwards = 0;          // forward frames sent to peers
   std::uint64_t peer_connects = 0;     // relay-to-relay connections opened
   std::uint64_t peer_links_open = 0;   // gauge: outbound relay links open now
+  std::uint64_t peer_links_peak = 0;   // the most outbound relay links open at once
   std::uint64_t bad_frames = 0;        // malformed or out-of-order frames
   std::uint64_t oversized_frames = 0;  // length 0 or above max_frame_bytes
   std::uint64_t unknown_users = 0;     // hello refused
@@ -195,6 +196,7 @@ class relay {
     s.forwards = counters_.forwards.load();
     s.peer_connects = counters_.peer_connects.load();
     s.peer_links_open = counters_.peer_links_open.load();
+    s.peer_links_peak = counters_.peer_links_peak.load();
     s.bad_frames = counters_.bad_frames.load();
     s.oversized_frames = counters_.oversized_frames.load();
     s.unknown_users = counters_.unknown_users.load();
@@ -242,8 +244,8 @@ class relay {
   struct counters {
     std::atomic<std::uint64_t> accepted{0}, clients_online{0}, messages_in{0}, deliveries{0},
         stored{0}, acked{0}, failed_back{0}, retries{0}, forwards{0}, peer_connects{0},
-        peer_links_open{0}, bad_frames{0}, oversized_frames{0}, unknown_users{0}, slow_readers{0},
-        paused{0};
+        peer_links_open{0}, peer_links_peak{0}, bad_frames{0}, oversized_frames{0},
+        unknown_users{0}, slow_readers{0}, paused{0};
   };
 
   class session : public std::enable_shared_from_this<session> {
@@ -646,7 +648,8 @@ class relay {
     s->peer_ = peer;
     sessions_.insert(s);
     ++counters_.peer_connects;
-    ++counters_.peer_links_open;
+    const std::uint64_t open = ++counters_.peer_links_open;
+    if (open > counters_.peer_links_peak.load()) counters_.peer_links_peak.store(open);
     (void)s->send(
         frame_writer{frame_type::peer_hello}.u32(static_cast<std::uint32_t>(options_.index)).done(),
         control_priority);

@@ -122,6 +122,7 @@ int main(int argc, char** argv) {
     std::printf(
         "chat_relay: stopped: accepted=%llu messages_in=%llu deliveries=%llu stored=%llu "
         "acked=%llu failed_back=%llu retries=%llu forwards=%llu peer_connects=%llu "
+        "peer_links_peak=%llu "
         "bad_frames=%llu oversized_frames=%llu unknown_users=%llu slow_readers=%llu "
         "paused=%llu fsyncs=%llu\n",
         static_cast<unsigned long long>(s.accepted), static_cast<unsigned long long>(s.messages_in),
@@ -129,6 +130,7 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(s.acked), static_cast<unsigned long long>(s.failed_back),
         static_cast<unsigned long long>(s.retries), static_cast<unsigned long long>(s.forwards),
         static_cast<unsigned long long>(s.peer_connects),
+        static_cast<unsigned long long>(s.peer_links_peak),
         static_cast<unsigned long long>(s.bad_frames),
         static_cast<unsigned long long>(s.oversized_frames),
         static_cast<unsigned long long>(s.unknown_users),
