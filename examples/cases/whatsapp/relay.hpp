@@ -37,7 +37,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -339,17 +338,19 @@ class relay {
           [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
             if (ec || self->closed_) return self->close();
             self->relay_.on_frame(*self, self->payload_);
+            // A large frame's buffer is not kept for an idle connection.
+            if (self->payload_.capacity() > 4096) std::string{}.swap(self->payload_);
             if (!self->closed_ && !self->closing_) self->read_header();
           });
     }
 
     void write_more() {
       if (writing_ || !connected_ || closed_) return;
-      for (std::size_t p = queues_.size(); p-- > 0 && writing_frames_.size() < 64;) {
-        while (!queues_[p].empty() && writing_frames_.size() < 64) {
-          writing_frames_.push_back(std::move(queues_[p].front()));
-          queues_[p].pop_front();
-        }
+      // Everything queued goes in one gathered write, highest priority first.
+      for (std::size_t p = queues_.size(); p-- > 0;) {
+        for (auto& f : queues_[p])
+          writing_frames_.push_back(std::move(f));
+        queues_[p].clear();
       }
       if (writing_frames_.empty()) {
         if (closing_) close();
@@ -375,7 +376,8 @@ class relay {
     tcp::socket socket_;
     std::array<unsigned char, length_prefix_bytes> head_{};
     std::string payload_;
-    std::array<std::deque<std::string>, 3> queues_;
+    // Vectors, not deques: an idle connection's empty vectors allocate nothing.
+    std::array<std::vector<std::string>, 3> queues_;
     std::vector<std::string> writing_frames_;
     std::vector<net::const_buffer> buffers_;
     std::size_t out_bytes_ = 0;
