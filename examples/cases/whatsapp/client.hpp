@@ -38,6 +38,8 @@
 #include <utility>
 #include <vector>
 
+#include <netinet/in.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -75,6 +77,11 @@ class client_connection : public std::enable_shared_from_this<client_connection>
     boost::system::error_code ec;
     if (source) {
       socket_.open(to.protocol(), ec);
+#ifdef IP_BIND_ADDRESS_NO_PORT
+      // Linux: choose the port at connect time (bind(port 0) alone searches half the range,
+      // and slowly once it fills).
+      if (!ec) socket_.set_option(net::detail::socket_option::boolean<IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT>(true), ec);
+#endif
       if (!ec) socket_.bind(tcp::endpoint{*source, 0}, ec);
       if (ec) return close();
     }
