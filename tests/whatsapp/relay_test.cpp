@@ -315,4 +315,30 @@ TEST_F(ChatRelayBadInput, V3PausesASlowReaderAndResumesInLaneOrderWhenItReads) {
   EXPECT_EQ(relay_->stats().slow_readers, 0u);
 }
 
+TEST_F(ChatRelayBadInput, V3ClosesAReaderPausedLongerThanTheStallTimeout) {
+  start(chat::relay_mode::v3_pooled, 64 * 1024, std::chrono::milliseconds{100});
+  raw_client stuck{ep(), 4096};
+  stuck.hello(1);
+  ASSERT_FALSE(stuck.read_until(chat::frame_type::welcome).empty());  // and never again
+  raw_client sender{ep()};
+  sender.hello(2);
+  ASSERT_FALSE(sender.read_until(chat::frame_type::welcome).empty());
+  // Paused, its messages are stored; each send is one round trip, and the relay checks
+  // for stalled readers every 50 ms, so the loop ends soon after the 100 ms stall timeout.
+  const std::string body(30000, 'b');
+  for (std::uint64_t i = 1; i <= 3000 && relay_->stats().slow_readers == 0; ++i) {
+    sender.write(chat::frame_writer{chat::frame_type::send}
+                     .u64(1)
+                     .u64(i)
+                     .u8(chat::bulk_lane)
+                     .u64(0)
+                     .body(body)
+                     .done());
+    ASSERT_FALSE(sender.read_until(chat::frame_type::sent).empty());
+  }
+  EXPECT_GE(relay_->stats().paused, 1u);
+  EXPECT_EQ(relay_->stats().slow_readers, 1u);
+  EXPECT_TRUE(sender.pong(13));
+}
+
 }  // namespace
