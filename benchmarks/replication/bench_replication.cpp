@@ -2,11 +2,17 @@
 // (beside a naive baseline, a mutex-free uniform random pick with no health or consistency
 // checks), and a deterministic simulation of the tail latency each policy produces when one of
 // 10 replicas is 10x slower, under Poisson arrivals at 70% of the set's capacity.
+// quorum_store (leaderless, N = 3): the CPU cost of put and get at ONE and QUORUM beside a
+// single mutex-guarded std::map (no replication), and the simulated p99 of reads when one
+// replica is 10x slower, with and without speculative retry, against the healthy p99.
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <queue>
 #include <random>
 #include <string>
@@ -15,6 +21,7 @@
 #include <benchmark/benchmark.h>
 
 #include <scaling/core/clock.hpp>
+#include <scaling/replication/quorum_store.hpp>
 #include <scaling/replication/replica_selector.hpp>
 
 namespace {
@@ -163,6 +170,133 @@ BENCHMARK(slow_replica_sim<scaling::power_of_two_choices>)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(slow_replica_sim<scaling::peak_ewma>)
     ->Name("slow_replica_sim/peak_ewma/10x_70pct")
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
+
+// --- quorum_store ------------------------------------------------------------------------------
+
+using feed_store = scaling::quorum_store<std::string, std::int64_t, std::string>;
+constexpr int quorum_partitions = 10'000;
+
+std::vector<std::string> partition_keys() {
+  std::vector<std::string> keys;
+  for (int i = 0; i < quorum_partitions; ++i)
+    keys.push_back("user:" + std::to_string(i));
+  return keys;
+}
+
+scaling::quorum_level level_of(std::int64_t arg) {
+  return arg == 0 ? scaling::quorum_level::one : scaling::quorum_level::quorum;
+}
+
+template <scaling::quorum_level Level>
+void quorum_store_put(benchmark::State& state) {
+  feed_store store{{.nodes = 3, .replication_factor = 3, .count_stale_reads = false}};
+  const auto keys = partition_keys();
+  const auto level = Level;
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    auto r = store.put(keys[static_cast<std::size_t>(i % quorum_partitions)], i % 64, "liked",
+                       {.level = level});
+    benchmark::DoNotOptimize(r.timestamp);
+    ++i;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+template <scaling::quorum_level Level>
+void quorum_store_get(benchmark::State& state) {
+  feed_store store{{.nodes = 3, .replication_factor = 3, .count_stale_reads = false}};
+  const auto keys = partition_keys();
+  for (int i = 0; i < quorum_partitions * 4; ++i)
+    (void)store.put(keys[static_cast<std::size_t>(i % quorum_partitions)], i % 4, "liked");
+  const auto level = Level;
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    auto r =
+        store.get(keys[static_cast<std::size_t>(i % quorum_partitions)], i % 4, {.level = level});
+    benchmark::DoNotOptimize(r.value);
+    ++i;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// The baseline: one unreplicated map behind a mutex, what a single node would do.
+template <bool Reads>
+void quorum_naive_map(benchmark::State& state) {
+  std::mutex mutex;
+  std::map<std::pair<std::string, std::int64_t>, std::string> map;
+  const auto keys = partition_keys();
+  const bool reads = Reads;
+  for (int i = 0; i < quorum_partitions * 4; ++i)
+    map[{keys[static_cast<std::size_t>(i % quorum_partitions)], i % 4}] = "liked";
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    std::scoped_lock lock{mutex};
+    const std::pair<std::string, std::int64_t> key{
+        keys[static_cast<std::size_t>(i % quorum_partitions)], i % 4};
+    if (reads) {
+      benchmark::DoNotOptimize(map.find(key));
+    } else {
+      map[key] = "liked";
+    }
+    ++i;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+// Rows read <workload>/<implementation>/<level>; the baseline has no levels and is listed
+// under each so that every row gets its ratio.
+BENCHMARK(quorum_store_put<scaling::quorum_level::one>)->Name("quorum_store_put/scaling/one");
+BENCHMARK(quorum_naive_map<false>)->Name("quorum_store_put/naive_map/one");
+BENCHMARK(quorum_store_put<scaling::quorum_level::quorum>)->Name("quorum_store_put/scaling/quorum");
+BENCHMARK(quorum_naive_map<false>)->Name("quorum_store_put/naive_map/quorum");
+BENCHMARK(quorum_store_get<scaling::quorum_level::one>)->Name("quorum_store_get/scaling/one");
+BENCHMARK(quorum_naive_map<true>)->Name("quorum_store_get/naive_map/one");
+BENCHMARK(quorum_store_get<scaling::quorum_level::quorum>)->Name("quorum_store_get/scaling/quorum");
+BENCHMARK(quorum_naive_map<true>)->Name("quorum_store_get/naive_map/quorum");
+
+// Simulated read latency (virtual time, seeded): three replicas answering in 0.5 ms + an
+// exponential tail of mean 0.5 ms; "slow" makes replica 1 ten times slower (5 ms + 5 ms);
+// speculative retry asks the third replica after 2 ms (about the healthy p90 of a QUORUM read).
+// range(0): level (0 one, 1 quorum); range(1): 0 healthy, 1 slow, 2 slow + speculative retry.
+void quorum_slow_replica_sim(benchmark::State& state) {
+  constexpr int reads = 100'000;
+  const auto level = level_of(state.range(0));
+  auto p99_of = [&](int scenario) {
+    std::optional<std::chrono::nanoseconds> retry;
+    if (scenario == 2) retry = 2ms;
+    scaling::quorum_store<std::int64_t, std::int64_t, std::int64_t> store{
+        {.nodes = 3,
+         .replication_factor = 3,
+         .speculative_retry_after = retry,
+         .seed = 2024,
+         .count_stale_reads = false}};
+    if (scenario != 0) store.set_latency(1, {.base = 5ms, .tail_mean = 5ms});
+    std::vector<double> us;
+    us.reserve(reads);
+    for (int i = 0; i < reads; ++i) {
+      const auto r = store.get(i % 1000, 0, {.level = level});
+      us.push_back(static_cast<double>(r.latency.count()) / 1e3);
+    }
+    std::sort(us.begin(), us.end());
+    return std::pair{us[us.size() / 2], us[us.size() * 99 / 100]};
+  };
+  std::pair<double, double> healthy{};
+  std::pair<double, double> measured{};
+  for (auto _ : state) {
+    healthy = p99_of(0);
+    measured = p99_of(static_cast<int>(state.range(1)));
+  }
+  state.counters["p50_us"] = measured.first;
+  state.counters["p99_us"] = measured.second;
+  state.counters["p99_vs_healthy"] = measured.second / healthy.second;
+}
+
+BENCHMARK(quorum_slow_replica_sim)
+    ->Name("quorum_slow_replica_sim/scaling")
+    ->ArgNames({"level", "scenario"})
+    ->ArgsProduct({{0, 1}, {0, 1, 2}})
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 

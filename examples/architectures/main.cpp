@@ -7,7 +7,10 @@
 // routes on the latencies it sees, the store really lags and routes by position, the queue
 // really buffers; only service and network time are simulated. Each stage's saturation is
 // found by raising the load 1.25x at a time until p99 passes 100 ms, a station passes 95%
-// utilization or requests fail.
+// utilization or requests fail, then bisecting to 2% (architecture::find_saturation), and is
+// printed beside the advisor's prediction from the same options (architecture/capacity.hpp).
+// Then the load grows 10x per step, and each step shows the stage that breaks and the one that
+// holds.
 // Failure modes shown, with figures: an app tier at saturation (stage 1), a primary that no
 // replica or cache relieves of writes (stage 2), a service outage absorbed by the queue
 // (stage 3), a lost primary disk (stage 1's backups), cross-region lag and a shard moved under
@@ -25,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include <scaling/architecture/capacity.hpp>
 #include <scaling/architecture/partitioned_system.hpp>
 #include <scaling/architecture/scenario.hpp>
 #include <scaling/architecture/service_system.hpp>
@@ -50,58 +54,72 @@ void question(const char* title, const char* answer) {
 
 struct settings {
   arch::workload read_heavy{.objects = 1'000'000, .zipf_s = 0.99, .read_fraction = 0.95};
-  std::chrono::nanoseconds warmup = 5s;
+  std::chrono::nanoseconds ttl = 60s;         // the CDN's TTL
+  std::chrono::nanoseconds web_warmup = 60s;  // one TTL: the caches reach their steady state
+  std::chrono::nanoseconds warmup = 5s;       // stages without caches
   std::chrono::nanoseconds window = 20s;
-  double step = 1.25;
-};
-
-struct saturation {
-  double rps = 0;          // the highest offered load within the SLO
-  std::string bottleneck;  // at the first load past it
-  double p99_ms = 0;       // at saturation
+  std::chrono::nanoseconds step_window = 10s;  // the 10x progression's runs
+  // A stage far past its saturation breaks whether or not its caches are warm.
+  std::chrono::nanoseconds overload_warmup = 60s;
 };
 
 double ms(std::chrono::nanoseconds d) {
   return static_cast<double>(d.count()) / 1e6;
 }
 
-bool within_slo(const arch::run_result& r) {
-  return r.failed == 0 && r.latency.percentile(0.99) <= 100ms && r.bottleneck_utilization < 0.95;
+// Caches a tenth of the objects, at the settings' TTL.
+arch::web_system_options sized(arch::web_system_options o, const settings& cfg) {
+  o.cdn_capacity = cfg.read_heavy.objects / 10;
+  o.cdn_ttl = cfg.ttl;
+  if (o.cache_capacity > 0) o.cache_capacity = cfg.read_heavy.objects / 10;
+  return o;
 }
 
-// Raises the load from `start` until the run breaks the SLO; run(rate) builds a fresh system.
-saturation find_saturation(double start, double step,
-                           const std::function<arch::run_result(double)>& run) {
-  saturation s;
-  for (double rate = start; rate < start * 1e4; rate *= step) {
-    const arch::run_result r = run(rate);
-    if (!within_slo(r)) {
-      s.bottleneck = r.bottleneck;
-      return s;
-    }
-    s.rps = rate;
-    s.p99_ms = ms(r.latency.percentile(0.99));
-  }
-  return s;
-}
-
-template <class Cache>
-arch::run_result run_web(const arch::web_system_options& o, const arch::workload& w, double rate,
-                         const settings& cfg, std::uint64_t seed) {
+template <class System, class Options>
+arch::run_result run(const Options& o, const arch::workload& w, double rate,
+                     std::chrono::nanoseconds warmup, std::chrono::nanoseconds window,
+                     std::uint64_t seed) {
   scaling::lab::simulation sim{seed};
-  arch::web_system<Cache> system{sim, o};
-  return arch::run_open_loop(sim, system, w, rate, cfg.warmup, cfg.window);
+  System system{sim, o};
+  return arch::run_open_loop(sim, system, w, rate, warmup, window);
 }
 
-// The event consumers that build the views scale with the nodes (one each), or they would be
-// the bottleneck instead of the shards.
-saturation partitioned_write_saturation(std::size_t nodes, const settings& cfg) {
-  const arch::workload writes{.objects = cfg.read_heavy.objects, .zipf_s = 0.6, .read_fraction = 0};
-  return find_saturation(500, cfg.step, [&](double rate) {
-    scaling::lab::simulation sim{7};
-    arch::partitioned_system system{sim, {.nodes = nodes, .regions = 1, .view_consumers = nodes}};
-    return arch::run_open_loop(sim, system, writes, rate, cfg.warmup, cfg.window);
-  });
+// The lab's saturation (grown 1.25x, then bisected to 2%) beside the model's prediction.
+struct compared {
+  const char* name;
+  scaling::advisor::saturation_estimate predicted;
+  arch::saturation measured;
+  [[nodiscard]] double ratio() const { return measured.rate / predicted.rate; }
+};
+
+template <class System, class Options>
+compared compare(const char* name, const Options& o, const arch::workload& w,
+                 std::chrono::nanoseconds warmup, const settings& cfg, std::uint64_t seed) {
+  const auto predicted = arch::predict_saturation(o, w);
+  const auto measured = arch::find_saturation(
+      [&](double rate) { return run<System>(o, w, rate, warmup, cfg.window, seed); },
+      predicted.rate / 4);
+  return {name, predicted, measured};
+}
+
+void print(const compared& c) {
+  std::printf("  %-34s %9.0f  %-12s %9.0f  %-14s %5.2f\n", c.name, c.predicted.rate,
+              c.predicted.bottleneck.c_str(), c.measured.rate, c.measured.bottleneck.c_str(),
+              c.ratio());
+}
+
+// One row of the 10x progression: a stage at a load, held or broken, and where.
+template <class System, class Options>
+void step(const char* stage, const Options& o, const arch::workload& w, double rate,
+          std::chrono::nanoseconds warmup, const settings& cfg, bool expect_within) {
+  const auto r = run<System>(o, w, rate, warmup, cfg.step_window, 12);
+  const bool ok = arch::within(r, {});
+  std::printf("  %9.0f  %-44s %-6s %-16s %5.0f%%  %8.1f\n", rate, stage, ok ? "holds" : "breaks",
+              r.bottleneck.c_str(), 100 * r.bottleneck_utilization, ms(r.latency.percentile(0.99)));
+  char what[160];
+  std::snprintf(what, sizeof what, "%s %s %.0f req/s", stage, expect_within ? "holds" : "breaks at",
+                rate);
+  check(ok == expect_within, what);
 }
 
 }  // namespace
@@ -111,9 +129,12 @@ int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   if (quick) {
     cfg.read_heavy.objects = 20'000;
-    cfg.warmup = 1s;
-    cfg.window = 3s;
-    cfg.step = 1.5;
+    cfg.ttl = 10s;
+    cfg.web_warmup = 15s;
+    cfg.warmup = 2s;
+    cfg.window = 5s;
+    cfg.step_window = 3s;
+    cfg.overload_warmup = 2s;
   }
   std::printf(
       "Architectures: the seed's four stages on one read-heavy workload (%.0f%% reads, "
@@ -131,58 +152,96 @@ int main(int argc, char** argv) {
            "-> read_through app cache -> store_reads over a replicated_store / primary_writes.\n"
            "Stage 3 is service_system (three services, each with its own database, and a\n"
            "work_queue between posts and notifications). Stage 4 is partitioned_system\n"
-           "(logical_shards on nodes, a second region, change events feeding views).");
+           "(logical_shards on nodes, a second region, change events feeding views).\n"
+           "The advisor's stage model (architecture/capacity.hpp) predicts each saturation from\n"
+           "the same options; the lab measures it with the blocks doing the work.");
 
-  // --- Stage 1 -> 2: what the app tier, the cache and the replicas buy on reads.
-  std::printf("\n-- saturation on the read-heavy workload (p99 <= 100 ms, no station >= 95%%)\n");
-  const auto s1 = find_saturation(1'000, cfg.step, [&](double rate) {
-    auto o = arch::stage_1_options();
-    o.cdn_capacity = cfg.read_heavy.objects / 10;
-    return run_web<arch::no_cache<std::uint64_t, std::uint64_t>>(o, cfg.read_heavy, rate, cfg, 1);
-  });
-  const auto s2 = find_saturation(1'000, cfg.step, [&](double rate) {
-    auto o = arch::stage_2_options();
-    o.cdn_capacity = cfg.read_heavy.objects / 10;
-    o.cache_capacity = cfg.read_heavy.objects / 10;
-    return run_web<app_cache>(o, cfg.read_heavy, rate, cfg, 2);
-  });
+  // --- Each stage's saturation: the model's prediction beside the lab's measurement.
   std::printf(
-      "  stage 1 (1 app server, CDN, primary):            %8.0f req/s, p99 %6.1f ms; "
-      "then %s saturates\n",
-      s1.rps, s1.p99_ms, s1.bottleneck.c_str());
-  std::printf(
-      "  stage 2 (4 app servers, app cache, 2 replicas):  %8.0f req/s, p99 %6.1f ms; "
-      "then %s saturates\n",
-      s2.rps, s2.p99_ms, s2.bottleneck.c_str());
-  std::printf("  gain: %.1fx\n", s2.rps / s1.rps);
-  check(s1.bottleneck.rfind("app-", 0) == 0, "stage 1 breaks at its single app server");
-  check(s2.rps >= 3 * s1.rps, "stage 2 sustains at least 3x stage 1 on the read-heavy workload");
-
-  // --- Writes: replicas do not add write capacity, shards do.
-  std::printf("\n-- write capacity (writes only)\n");
+      "\n-- saturation (p99 <= 100 ms, no station >= 95%%): the advisor's model and the lab\n"
+      "  %-34s %9s  %-12s %9s  %-14s %5s\n",
+      "stage", "predicted", "binds at", "measured", "breaks at", "ratio");
   const arch::workload writes{.objects = cfg.read_heavy.objects, .zipf_s = 0.6, .read_fraction = 0};
-  auto stage2_writes = [&](std::size_t replicas) {
-    return find_saturation(500, cfg.step,
-                           [&](double rate) {
-                             auto o = arch::stage_2_options();
-                             o.replicas = replicas;
-                             o.cache_capacity = cfg.read_heavy.objects / 10;
-                             return run_web<app_cache>(o, writes, rate, cfg, 3);
-                           })
-        .rps;
+  std::vector<compared> rows;
+  rows.push_back(compare<arch::web_system<>>("stage 1: 1 app server, CDN, primary",
+                                             sized(arch::stage_1_options(), cfg), cfg.read_heavy,
+                                             cfg.web_warmup, cfg, 1));
+  rows.push_back(compare<arch::web_system<app_cache>>("stage 2: 4 app servers, cache, 2 repl.",
+                                                      sized(arch::stage_2_options(), cfg),
+                                                      cfg.read_heavy, cfg.web_warmup, cfg, 2));
+  rows.push_back(compare<arch::service_system>("stage 3: 3 services, queue",
+                                               arch::service_system_options{}, cfg.read_heavy,
+                                               cfg.warmup, cfg, 3));
+  rows.push_back(compare<arch::partitioned_system>(
+      "stage 4: 8 nodes, 2 regions", arch::partitioned_system_options{.nodes = 8, .regions = 2},
+      cfg.read_heavy, cfg.warmup, cfg, 4));
+  auto replicas = [&](std::size_t n) {
+    auto o = sized(arch::stage_2_options(), cfg);
+    o.replicas = n;
+    return o;
   };
-  const double w_r2 = stage2_writes(2);
-  const double w_r4 = stage2_writes(4);
-  std::printf("  stage 2 with 2 replicas: %8.0f writes/s; with 4 replicas: %8.0f writes/s\n", w_r2,
-              w_r4);
-  check(w_r4 <= w_r2 * 1.3, "more replicas do not add write capacity (all writes hit the primary)");
-  const auto n2 = partitioned_write_saturation(2, cfg);
-  const auto n8 = partitioned_write_saturation(8, cfg);
+  rows.push_back(compare<arch::web_system<app_cache>>("stage 2, 2 replicas", replicas(2), writes,
+                                                      cfg.warmup, cfg, 5));
+  rows.push_back(compare<arch::web_system<app_cache>>("stage 2, 4 replicas", replicas(4), writes,
+                                                      cfg.warmup, cfg, 5));
+  auto nodes = [](std::size_t n) {
+    return arch::partitioned_system_options{.nodes = n, .regions = 1, .view_consumers = n};
+  };
+  rows.push_back(compare<arch::partitioned_system>("stage 4, 2 shard nodes", nodes(2), writes,
+                                                   cfg.warmup, cfg, 7));
+  rows.push_back(compare<arch::partitioned_system>("stage 4, 8 shard nodes", nodes(8), writes,
+                                                   cfg.warmup, cfg, 7));
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    if (i == 4) std::printf("  writes only (Zipf 0.6):\n");
+    print(rows[i]);
+  }
+  bool all_close = true;
+  for (const auto& c : rows)
+    all_close = all_close && c.ratio() >= 0.85 && c.ratio() <= 1.15;
+  check(all_close, "every measured saturation is within 15% of the model's prediction");
+  check(rows[0].measured.bottleneck.rfind("app-", 0) == 0,
+        "stage 1 breaks at its single app server");
+  std::printf("  stage 2 / stage 1: %.1fx\n", rows[1].measured.rate / rows[0].measured.rate);
+  check(rows[1].measured.rate >= 3 * rows[0].measured.rate,
+        "stage 2 sustains at least 3x stage 1 on the read-heavy workload");
+  check(rows[5].measured.rate <= rows[4].measured.rate * 1.1,
+        "more replicas do not add write capacity (all writes hit the primary)");
+  std::printf("  8 / 2 shard nodes: %.1fx\n", rows[7].measured.rate / rows[6].measured.rate);
+  check(rows[7].measured.rate >= 3 * rows[6].measured.rate,
+        "write capacity grows with shard nodes");
+
+  // --- The progression: the load grows 10x per step; the stage that held breaks, the next holds.
   std::printf(
-      "  stage 4 with 2 shard nodes: %8.0f writes/s (then %s); with 8: %8.0f writes/s "
-      "(then %s): %.1fx\n",
-      n2.rps, n2.bottleneck.c_str(), n8.rps, n8.bottleneck.c_str(), n8.rps / n2.rps);
-  check(n8.rps >= 3 * n2.rps, "write capacity grows with shard nodes");
+      "\n-- the load grows 10x per step (read-heavy workload)\n"
+      "  %9s  %-44s %-6s %-16s %6s  %8s\n",
+      "req/s", "system", "result", "busiest station", "util", "p99 ms");
+  step<arch::web_system<>>("stage 1", sized(arch::stage_1_options(), cfg), cfg.read_heavy, 1'000,
+                           cfg.web_warmup, cfg, true);
+  step<arch::web_system<>>("stage 1", sized(arch::stage_1_options(), cfg), cfg.read_heavy, 10'000,
+                           cfg.web_warmup, cfg, false);
+  step<arch::web_system<app_cache>>("stage 2 (4 app servers, 2 replicas)",
+                                    sized(arch::stage_2_options(), cfg), cfg.read_heavy, 10'000,
+                                    cfg.web_warmup, cfg, true);
+  {
+    auto big = sized(arch::stage_2_options(), cfg);
+    big.app_servers = 24;
+    big.replicas = 4;
+    step<arch::web_system<app_cache>>("stage 2 scaled out (24 app servers, 4 repl.)", big,
+                                      cfg.read_heavy, 100'000, cfg.overload_warmup, cfg, false);
+    const auto limit = arch::predict_saturation(big, cfg.read_heavy);
+    std::printf("  (the model: stage 2 scaled out saturates at %.0f req/s, at %s)\n", limit.rate,
+                limit.bottleneck.c_str());
+  }
+  step<arch::service_system>("stage 3 (3 services, queue)", arch::service_system_options{},
+                             cfg.read_heavy, 100'000, cfg.warmup, cfg, false);
+  step<arch::partitioned_system>("stage 4 (32 shard nodes, 2 regions)",
+                                 arch::partitioned_system_options{.nodes = 32, .regions = 2},
+                                 cfg.read_heavy, 100'000, cfg.warmup, cfg, true);
+  std::printf(
+      "  At 10x (10,000 req/s) stage 1's one app server is the limit: stage 2 adds app servers,\n"
+      "  the cache and replicas. At 100x the 5%% writes (5,000/s) pass what one database commits\n"
+      "  (about 1,900/s at 8 workers and 4 ms): scaling stage 2 out and splitting by service\n"
+      "  (stage 3) leave them on one database each; sharding (stage 4) spreads them over nodes.\n");
 
   question("Failure modes",
            "Shown here: each stage's saturation and its bottleneck (above), a service outage\n"

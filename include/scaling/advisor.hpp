@@ -9,4 +9,5 @@
 #include <scaling/advisor/node_figures.hpp>
 #include <scaling/advisor/queue_model.hpp>
 #include <scaling/advisor/shard_model.hpp>
+#include <scaling/advisor/stage_model.hpp>
 #include <scaling/advisor/usl.hpp>

@@ -7,6 +7,7 @@
 #include <scaling/replication/consistency.hpp>
 #include <scaling/replication/health.hpp>
 #include <scaling/replication/policies.hpp>
+#include <scaling/replication/quorum_store.hpp>
 #include <scaling/replication/replica.hpp>
 #include <scaling/replication/replica_selector.hpp>
 #include <scaling/replication/replicated_store.hpp>

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <scaling/advisor.hpp>
+#include <scaling/architecture.hpp>
 #include <scaling/caching.hpp>
 #include <scaling/cdn.hpp>
 #include <scaling/core.hpp>

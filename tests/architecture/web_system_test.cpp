@@ -67,13 +67,15 @@ TEST(WebSystem, ReadsAfterAnAcknowledgedWriteNeverSeeAnOlderVersion) {
   const auto s = system.app_cache_stats();
   EXPECT_GT(s.invalidations, 0U);
   EXPECT_GT(s.fills_skipped + s.fills, 0U);
-  // Quiescent now: every value left in the app cache is the primary's current version.
+  // Quiescent now: every value left in the app cache is the primary's current version (an
+  // object never written is at version 0: every object exists from the start).
   std::uint64_t cached = 0;
   for (std::uint64_t key = 0; key < 1'000; ++key) {
     const auto in_cache = system.app_cache().get(key);
     if (!in_cache) continue;
     ++cached;
-    EXPECT_EQ(in_cache, system.store().peek(system.store().primary(), key)) << "key " << key;
+    EXPECT_EQ(*in_cache, system.store().peek(system.store().primary(), key).value_or(0))
+        << "key " << key;
   }
   EXPECT_GT(cached, 100U);
 }
@@ -81,6 +83,31 @@ TEST(WebSystem, ReadsAfterAnAcknowledgedWriteNeverSeeAnOlderVersion) {
 }  // namespace
 
 namespace {
+
+// The CDN is the library's HTTP edge cache: it stores objects by their size against its byte
+// bound, serves hits without the app tier, and a write purges its URL.
+TEST(WebSystem, TheEdgeIsAnHttpEdgeCacheBoundedInBytes) {
+  scaling::lab::simulation sim{25};
+  auto options = small_stage(scaling::architecture::stage_1_options());
+  options.cdn_cacheable_percent = 100;
+  options.cdn_capacity = 100;  // objects of the mean size
+  options.object_size = scaling::lab::object_sizes{10'000};
+  web_system<> system{sim, options};
+  const auto r = run_open_loop(sim, system, {.objects = 1'000, .zipf_s = 0.8, .read_fraction = 0.9},
+                               200.0, 2s, 10s);
+  EXPECT_EQ(r.failed, 0U);
+  const auto edge = system.edge().stats();
+  EXPECT_GT(edge.hits, 0U);
+  EXPECT_GT(edge.purged, 0U);  // writes purged their URLs
+  EXPECT_EQ(edge.requests, system.edge_hits() + system.edge_misses());
+  // The bound holds 100 objects of 10 KB, not 1,000.
+  EXPECT_LE(system.edge().bytes(), system.edge().capacity_bytes());
+  EXPECT_EQ(system.edge().capacity_bytes(), 100U * (10'000 + 96));
+  EXPECT_LE(system.edge().size(), 100U);
+  EXPECT_EQ(system.edge_bytes() % 10'000, 0U);
+  EXPECT_EQ(system.origin_bytes(), 10'000 * edge.origin_fetches);
+  EXPECT_GT(system.edge_bytes(), system.origin_bytes());  // hits are served without the origin
+}
 
 // Stage 1's "primary DB with backups": a disk lost mid-run takes the unarchived writes with
 // it (at most archive_timeout of them), and the database is down for the restore.

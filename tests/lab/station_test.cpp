@@ -115,6 +115,80 @@ TEST(StationTheory, MD1MeanWaitMatchesPollaczekKhinchine) {
   }
 }
 
+// Last come, first served, non-preemptive: the same mean wait as FIFO (the order of service
+// does not change the work in the system when it ignores service times), a longer tail.
+TEST(StationTheory, LifoKeepsTheMeanWaitAndStretchesTheTail) {
+  const double mu = 1'000.0, lambda = 800.0;
+  const std::uint64_t customers = 800'000 / sample_divisor;
+  auto run = [&](scaling::lab::queue_discipline d) {
+    simulation sim{31};
+    station st{
+        sim,
+        {.name = "s", .servers = 1, .service = distribution::exponential(1ms), .discipline = d}};
+    scaling::lab::poisson_arrivals load{sim, lambda, [&] { st.submit([](const auto&) {}); }};
+    load.start();
+    sim.run_for(std::chrono::seconds{static_cast<std::int64_t>(customers / 10 / 800 + 1)});
+    st.reset_stats();
+    sim.run_for(std::chrono::seconds{static_cast<std::int64_t>(customers / 800)});
+    return st.stats();
+  };
+  const auto fifo = run(scaling::lab::queue_discipline::fifo);
+  const auto lifo = run(scaling::lab::queue_discipline::lifo);
+  const double expected = (lambda / mu) / (mu - lambda);  // M/M/1: Wq = rho / (mu - lambda)
+  EXPECT_NEAR(lifo.wait.mean_ns() / 1e9, expected, expected * 0.05 * tolerance_factor);
+  EXPECT_NEAR(fifo.wait.mean_ns() / 1e9, expected, expected * 0.05 * tolerance_factor);
+  EXPECT_GT(lifo.wait.percentile(0.999), fifo.wait.percentile(0.999) * 1.5);
+}
+
+// Non-preemptive priority, two classes with equal rates and exponential service (Cobham):
+// W0 = sum(lambda_i E[S^2]) / 2, W_1 = W0 / (1 - rho_1), W_2 = W0 / ((1 - rho_1)(1 - rho)).
+TEST(StationTheory, PriorityClassesMatchCobhamsFormula) {
+  const double mu = 1'000.0, lambda = 800.0;  // 400 per class
+  const std::uint64_t customers = 800'000 / sample_divisor;
+  simulation sim{32};
+  station st{sim,
+             {.name = "s",
+              .servers = 1,
+              .service = distribution::exponential(1ms),
+              .discipline = scaling::lab::queue_discipline::priority,
+              .priority_classes = 2}};
+  scaling::lab::histogram urgent, bulk;
+  bool measuring = false;
+  scaling::lab::poisson_arrivals load{sim, lambda, [&] {
+                                        const auto cls =
+                                            static_cast<std::uint8_t>(sim.rng().below(2));
+                                        st.submit({.priority = cls}, [&, cls](const auto& t) {
+                                          if (measuring) (cls == 0 ? urgent : bulk).record(t.wait);
+                                        });
+                                      }};
+  load.start();
+  sim.run_for(std::chrono::seconds{static_cast<std::int64_t>(customers / 10 / 800 + 1)});
+  measuring = true;
+  sim.run_for(std::chrono::seconds{static_cast<std::int64_t>(customers / 800)});
+  const double w0 = lambda * (2.0 / (mu * mu)) / 2.0;
+  const double rho1 = 400.0 / mu, rho = lambda / mu;
+  const double w1 = w0 / (1 - rho1), w2 = w0 / ((1 - rho1) * (1 - rho));
+  EXPECT_NEAR(urgent.mean_ns() / 1e9, w1, w1 * 0.05 * tolerance_factor);
+  EXPECT_NEAR(bulk.mean_ns() / 1e9, w2, w2 * 0.05 * tolerance_factor);
+}
+
+TEST(Station, PriorityClassOutOfRangeIsNamed) {
+  simulation sim{1};
+  station st{sim, {.discipline = scaling::lab::queue_discipline::priority, .priority_classes = 2}};
+  try {
+    st.submit({.priority = 2}, [](const auto&) {});
+    FAIL() << "no error";
+  } catch (const scaling::invalid_argument& e) {
+    EXPECT_NE(std::string{e.what()}.find("spec.priority"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW((station{sim, {.priority_classes = 0}}), scaling::invalid_argument);
+  // Under fifo the class is ignored.
+  station fifo{sim, {}};
+  fifo.submit({.priority = 9}, [](const auto&) {});
+  sim.run();
+  EXPECT_EQ(fifo.stats().completions, 1U);
+}
+
 TEST(Station, SameSeedSameRun) {
   auto run = [] {
     simulation sim{9};

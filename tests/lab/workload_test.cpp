@@ -69,6 +69,31 @@ TEST(ZipfDistribution, BadParametersAreNamed) {
   }
 }
 
+// Sizes are a function of the key (the same on every call and in every run), lognormal around
+// the mean with the coefficient of variation asked for; cv 0 makes every object the mean.
+TEST(ObjectSizes, FixedPerKeyWithTheMeanAndSpreadAsked) {
+  const scaling::lab::object_sizes equal{4'096};
+  EXPECT_EQ(equal(0), 4'096U);
+  EXPECT_EQ(equal(123'456), 4'096U);
+  const scaling::lab::object_sizes sizes{1'024, 1.0};
+  EXPECT_EQ(sizes(42), sizes(42));
+  EXPECT_EQ(sizes(42), (scaling::lab::object_sizes{1'024, 1.0}(42)));
+  double sum = 0, sum_sq = 0;
+  constexpr int n = 200'000;
+  for (std::uint64_t key = 0; key < n; ++key) {
+    const auto b = static_cast<double>(sizes(key));
+    EXPECT_GE(b, 1.0);
+    sum += b;
+    sum_sq += b * b;
+  }
+  const double mean = sum / n;
+  const double cv = std::sqrt(sum_sq / n - mean * mean) / mean;
+  EXPECT_NEAR(mean, 1'024.0, 1'024.0 * 0.02);  // cv 1 over 200,000 keys: a 0.2% standard error
+  EXPECT_NEAR(cv, 1.0, 0.1);
+  EXPECT_THROW((scaling::lab::object_sizes{0}), scaling::invalid_argument);
+  EXPECT_THROW((scaling::lab::object_sizes{1'024, -1.0}), scaling::invalid_argument);
+}
+
 TEST(RateSchedule, RampAndSpikeDriveThePoissonRate) {
   simulation sim{3};
   std::uint64_t n = 0;

@@ -10,6 +10,9 @@
 
 #include <gtest/gtest.h>
 
+#include <scaling/architecture/postgres_roles.hpp>
+#include <scaling/architecture/read_through.hpp>
+#include <scaling/caching/cache.hpp>
 #include <scaling/replication/postgres.hpp>
 #include <scaling/replication/replica_selector.hpp>
 
@@ -51,6 +54,60 @@ class PostgresReplication : public ::testing::Test {
   std::optional<pg::connection> primary_;
   std::optional<pg::connection> replica_;
 };
+
+// The composition layer on real PostgreSQL: the cache-aside read path (read_through) over the
+// PostgreSQL roles, unchanged from the lab. A write acknowledged at an LSN invalidates the
+// cache with it; while the standby's replay is paused, the next read is routed to the primary
+// (the standby has not replayed the LSN) and sees the write; once the standby catches up it
+// serves the reads. Runs before the failover test, which promotes the standby.
+TEST_F(PostgresReplication, CacheAsideCompositionRunsOnPostgresUnchanged) {
+  selector_t selector{{{"primary", scaling::replica_role::primary, env("SCALING_PG_PRIMARY")},
+                       {"standby", scaling::replica_role::replica, env("SCALING_PG_REPLICA")}}};
+  const std::vector<pg::standby_link> standbys{{"standby", &*replica_}};
+  primary_->execute("CREATE TABLE profiles (k text PRIMARY KEY, v text)");
+  scaling::architecture::postgres_writes writes{*primary_, "profiles"};
+  scaling::architecture::postgres_reads<selector_t> reads{
+      selector, {{"primary", &*primary_}, {"standby", &*replica_}}, "profiles"};
+  scaling::cache<std::string, std::string> cache{1'000};
+  scaling::architecture::read_through<std::string, std::string, decltype(cache), decltype(reads)>
+      profiles{cache, reads};
+  auto write = [&](const std::string& k, const std::string& v) {
+    scaling::architecture::write_ack ack;
+    writes.async_write(k, v, [&](scaling::architecture::write_ack a) { ack = a; });
+    EXPECT_EQ(ack.status, scaling::architecture::reply_status::ok);
+    profiles.invalidate(k, ack.position);
+    return ack.position;
+  };
+  auto read = [&](const std::string& k) {
+    scaling::architecture::reply<std::string> got;
+    profiles.async_get(k, [&](scaling::architecture::reply<std::string> r) { got = r; });
+    return got;
+  };
+
+  const auto first = write("user:7", "Ada");
+  ASSERT_TRUE(pg::wait_for_replay(*replica_, first, 10s));
+  pg::refresh_positions(selector, *primary_, standbys);
+  EXPECT_EQ(read("user:7").value, "Ada");
+  EXPECT_EQ(read("user:7").value, "Ada");  // from the cache now
+  EXPECT_EQ(profiles.stats().hits, 1U);
+
+  pg::pause_replay(*replica_);
+  const auto second = write("user:7", "Grace");
+  pg::refresh_positions(selector, *primary_, standbys);
+  EXPECT_LT(selector.state("standby").applied_position, second);
+  const auto after_write = read("user:7");
+  EXPECT_EQ(after_write.value, "Grace");  // not the cached "Ada", not the standby's copy
+  EXPECT_EQ(after_write.tier, 0) << "the paused standby has not replayed the write";
+
+  pg::resume_replay(*replica_);
+  ASSERT_TRUE(pg::wait_for_replay(*replica_, second, 10s));
+  pg::refresh_positions(selector, *primary_, standbys);
+  cache.erase("user:7");
+  const auto caught_up = read("user:7");
+  EXPECT_EQ(caught_up.value, "Grace");
+  EXPECT_EQ(read("missing").status, scaling::architecture::reply_status::not_found);
+  primary_->execute("DROP TABLE profiles");
+}
 
 TEST_F(PostgresReplication, RoutesByWalPositionAndFailsOver) {
   selector_t reads{{{"primary", scaling::replica_role::primary, env("SCALING_PG_PRIMARY")},

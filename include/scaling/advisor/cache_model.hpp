@@ -16,6 +16,11 @@
 //     `size_for(target)`), which the advisor uses for the application cache and for a CDN
 //     edge's offload (an edge is a cache in front of the origin; see `cdn_offload`).
 //
+// With explicit per-item rates (`item_rates`), `lru_invalidated_hit_ratio` and
+// `top_invalidated_hit_ratio` add what a cache in a read/write system loses to writes that
+// erase entries (cache-aside invalidation, a CDN purge) and to a TTL: the stage model
+// (architecture/capacity.hpp) uses them for the edge and the application cache.
+//
 // When to pick it: to size a cache before building it, or to read the size off a real trace.
 // The formulas assume the independent reference model (IRM): each request draws an item from
 // a fixed law, independently of the past. Real traces add temporal locality (bursts on new
@@ -45,8 +50,10 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <optional>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -364,6 +371,137 @@ struct cdn_offload {
                                               double request_rate) {
   const double h = model.hit_ratio(edge_objects);
   return {h, request_rate * (1.0 - h)};
+}
+
+// The Zipf exponent that best fits measured request counts (any order; zeros ignored): the
+// least-squares slope of log(count) against log(rank) over the ranks whose count is at least
+// `min_count` (the tail of counts 1 and 2 is flat noise that flattens the slope). Feed it the
+// counts of a key sample (a day of access logs) to give the advisor your skew. Returns 0 (a
+// uniform law) when fewer than two ranks qualify.
+[[nodiscard]] inline double fit_zipf_exponent(std::span<const std::uint64_t> counts,
+                                              std::uint64_t min_count = 3) {
+  std::vector<std::uint64_t> sorted;
+  sorted.reserve(counts.size());
+  for (const std::uint64_t c : counts)
+    if (c > 0) sorted.push_back(c);
+  std::sort(sorted.begin(), sorted.end(), std::greater<>{});
+  double sx = 0, sy = 0, sxx = 0, sxy = 0, n = 0;
+  for (std::size_t i = 0; i < sorted.size() && sorted[i] >= min_count; ++i) {
+    const double x = std::log(static_cast<double>(i + 1));
+    const double y = std::log(static_cast<double>(sorted[i]));
+    sx += x;
+    sy += y;
+    sxx += x * x;
+    sxy += x * y;
+    n += 1;
+  }
+  if (n < 2 || n * sxx - sx * sx <= 0) return 0.0;
+  const double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx);
+  return std::clamp(-slope, 0.0, zipf_popularity::max_skew);
+}
+
+// One item of an explicit popularity: the rate of reads it gets and the rate of writes that
+// invalidate (erase) its cached copy, per second.
+struct item_rates {
+  double reads = 0;
+  double writes = 0;
+};
+
+// The read hit ratio of an LRU cache of `capacity` items whose entries expire `ttl_s` seconds
+// after they are filled (infinity: never) and are erased by every write to their item, each
+// read miss filling the entry again. Per item, two bounds, the smaller taken:
+//   - eviction (Che): the entry survives while it is read within the characteristic time T_C,
+//     solved in seconds from sum_i (1 - exp(-r_i T_C)) = capacity: h = 1 - exp(-r T_C);
+//   - expiry and invalidation: a fill is followed by the reads that arrive before
+//     min(ttl, the next write), E = r (1 - exp(-w ttl)) / w of them (r ttl when w = 0), so
+//     h = E / (1 + E); with no write and no TTL, 1.
+// The occupancy ignores the entries that writes and expiry remove, so T_C is underestimated
+// and the result leans low. `per_item`, when given, receives each item's hit ratio.
+// Throws: scaling::invalid_argument if capacity or ttl_s is negative, or a rate is negative or
+// not finite.
+[[nodiscard]] inline double lru_invalidated_hit_ratio(std::span<const item_rates> items,
+                                                      double capacity, double ttl_s,
+                                                      std::vector<double>* per_item = nullptr) {
+  constexpr auto who = "scaling::advisor::lru_invalidated_hit_ratio";
+  if (!(capacity >= 0))
+    scaling::detail::throw_invalid_argument(who, "capacity", "must be >= 0", capacity);
+  if (!(ttl_s >= 0)) scaling::detail::throw_invalid_argument(who, "ttl_s", "must be >= 0", ttl_s);
+  double total_reads = 0;
+  for (const item_rates& i : items) {
+    if (!(i.reads >= 0) || !std::isfinite(i.reads) || !(i.writes >= 0) || !std::isfinite(i.writes))
+      scaling::detail::throw_invalid_argument(
+          who, "items", "rates must be finite and >= 0",
+          i.reads < 0 || !std::isfinite(i.reads) ? i.reads : i.writes);
+    total_reads += i.reads;
+  }
+  if (per_item) per_item->assign(items.size(), 0.0);
+  if (total_reads == 0 || capacity == 0) return 0.0;
+  double t_c = std::numeric_limits<double>::infinity();
+  if (capacity < static_cast<double>(items.size())) {
+    auto occupancy = [&](double t) {
+      double sum = 0;
+      for (const item_rates& i : items)
+        sum += -std::expm1(-i.reads * t);
+      return sum;
+    };
+    // occupancy(t) <= t * total_reads, so capacity / total_reads is below the root.
+    t_c = detail::solve_increasing(occupancy, capacity, capacity / total_reads);
+  }
+  double hits = 0;
+  for (std::size_t k = 0; k < items.size(); ++k) {
+    const double r = items[k].reads, w = items[k].writes;
+    if (r == 0) continue;
+    const double evict = std::isfinite(t_c) ? -std::expm1(-r * t_c) : 1.0;
+    double fresh = 1.0;
+    if (w > 0 || std::isfinite(ttl_s)) {
+      const double e =
+          w > 0 ? (std::isfinite(ttl_s) ? -std::expm1(-w * ttl_s) : 1.0) * r / w : r * ttl_s;
+      fresh = e / (1.0 + e);
+    }
+    const double h = std::min(evict, fresh);
+    if (per_item) (*per_item)[k] = h;
+    hits += r * h;
+  }
+  return hits / total_reads;
+}
+
+// The read hit ratio of a cache that keeps the `capacity` most read items (LFU, W-TinyLFU in
+// steady state) when every write erases its item's entry and the next read fills it again:
+// a kept item hits r / (r + w) of its reads (each write costs the read after it), the others
+// never. `per_item`, when given, receives each item's hit ratio.
+// Throws: scaling::invalid_argument as lru_invalidated_hit_ratio.
+[[nodiscard]] inline double top_invalidated_hit_ratio(std::span<const item_rates> items,
+                                                      double capacity,
+                                                      std::vector<double>* per_item = nullptr) {
+  constexpr auto who = "scaling::advisor::top_invalidated_hit_ratio";
+  if (!(capacity >= 0))
+    scaling::detail::throw_invalid_argument(who, "capacity", "must be >= 0", capacity);
+  std::vector<std::size_t> order(items.size());
+  double total_reads = 0;
+  for (std::size_t k = 0; k < items.size(); ++k) {
+    const item_rates& i = items[k];
+    if (!(i.reads >= 0) || !std::isfinite(i.reads) || !(i.writes >= 0) || !std::isfinite(i.writes))
+      scaling::detail::throw_invalid_argument(
+          who, "items", "rates must be finite and >= 0",
+          i.reads < 0 || !std::isfinite(i.reads) ? i.reads : i.writes);
+    order[k] = k;
+    total_reads += i.reads;
+  }
+  if (per_item) per_item->assign(items.size(), 0.0);
+  if (total_reads == 0) return 0.0;
+  const auto kept =
+      static_cast<std::size_t>(std::min(std::floor(capacity), static_cast<double>(items.size())));
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(kept), order.end(),
+                    [&](std::size_t a, std::size_t b) { return items[a].reads > items[b].reads; });
+  double hits = 0;
+  for (std::size_t j = 0; j < kept; ++j) {
+    const item_rates& i = items[order[j]];
+    if (i.reads == 0) continue;
+    const double h = i.reads / (i.reads + i.writes);
+    if (per_item) (*per_item)[order[j]] = h;
+    hits += i.reads * h;
+  }
+  return hits / total_reads;
 }
 
 }  // namespace scaling::advisor

@@ -131,6 +131,33 @@ class primary_writes {
   Serving* serving_;
 };
 
+// A catalogue in which every key exists from the start: a source's "not found" reads as the
+// key's initial value (a product page before its first edit, an object at version 0). The lab's
+// objects are all there before the first write, so the caches in front fill on every miss, as
+// they would in front of a loaded database, without the store holding a row per object.
+template <class Key, class Value, async_read_source<Key, Value> Source>
+class with_initial_value {
+ public:
+  with_initial_value(Source& source, Value initial)
+      : source_(&source), initial_(std::move(initial)) {}
+
+  void async_read(const Key& key, std::uint64_t min_position, read_handler<Value> done) {
+    source_->async_read(key, min_position, [this, done = std::move(done)](reply<Value> r) mutable {
+      if (r.status == reply_status::not_found) {
+        r.status = reply_status::ok;
+        r.value = initial_;
+      }
+      done(std::move(r));
+    });
+  }
+
+  [[nodiscard]] Source& source() noexcept { return *source_; }
+
+ private:
+  Source* source_;
+  Value initial_;
+};
+
 // Deduction from the blocks: store_reads reads{store, serving}.
 template <class K, class V, class P, class C, class Serving>
 store_reads(replicated_store<K, V, P, C>&, Serving&)

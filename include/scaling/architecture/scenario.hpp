@@ -15,13 +15,25 @@
 //                                                 10s, 60s);
 //   // r.throughput, r.latency.percentile(0.99), r.bottleneck
 //
+//   // The highest load within the SLO, to 2%: grow 1.25x until it breaks, then bisect.
+//   auto s = scaling::architecture::find_saturation(
+//       [&](double rate) { scaling::lab::simulation sim{1}; stage2_system sys{sim, {}};
+//                          return scaling::architecture::run_open_loop(sim, sys, {}, rate, 5s,
+//                          20s); },
+//       1'000.0);
+//   // s.rate, s.bottleneck (the station that broke it)
+//
 // Thread safety: none (one simulation, one thread).
 #pragma once
 
 #include <chrono>
+#include <cmath>
+#include <concepts>
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "scaling/core/error.hpp"
@@ -120,6 +132,77 @@ run_result run_open_loop(lab::simulation& sim, System& system, const workload& l
     }
   }
   return result;
+}
+
+// What a stage must keep to count as serving its load: no failed request, p99 within the
+// objective, and no station at or past `max_utilization` (a station there has no headroom: its
+// queue grows with any burst).
+struct slo {
+  std::chrono::nanoseconds p99 = std::chrono::milliseconds{100};
+  double max_utilization = 0.95;
+};
+
+[[nodiscard]] inline bool within(const run_result& r, const slo& objective) {
+  return r.failed == 0 && r.latency.percentile(0.99) <= objective.p99 &&
+         r.bottleneck_utilization < objective.max_utilization;
+}
+
+struct saturation_search {
+  double step = 1.25;       // growth factor while looking for the first failing load (> 1)
+  double precision = 0.02;  // then bisect until the bracket is this narrow, relative (> 0)
+  double max_rate = 1e8;    // give up growing past this load
+};
+
+struct saturation {
+  double rate = 0;           // the highest offered load found within the SLO (0: none)
+  double failing_rate = 0;   // the lowest found outside it (0: none up to max_rate)
+  std::string bottleneck;    // the busiest station of the run at failing_rate
+  run_result at_saturation;  // the run at `rate`
+  std::size_t runs = 0;
+};
+
+// The saturation throughput of a stage: the highest offered load within `objective`.
+// run(rate) must build a fresh system and simulation and return its run_open_loop result. From
+// `start`, the load grows by `search.step` until a run breaks the objective, then the bracket
+// [last within, first outside] is bisected (geometric midpoint) to `search.precision`. A run
+// that breaks the objective at `start` returns rate 0 and that run's bottleneck.
+// Throws: scaling::invalid_argument if start <= 0, step <= 1 or precision <= 0.
+template <class Run>
+requires std::invocable<Run&, double> &&
+    std::convertible_to<std::invoke_result_t<Run&, double>, run_result>
+        saturation find_saturation(Run&& run, double start, const slo& objective = {},
+                                   const saturation_search& search = {}) {
+  constexpr auto who = "scaling::architecture::find_saturation";
+  if (!(start > 0) || !std::isfinite(start))
+    scaling::detail::throw_invalid_argument(who, "start", "must be a finite load > 0", start);
+  if (!(search.step > 1) || !std::isfinite(search.step))
+    scaling::detail::throw_invalid_argument(who, "search.step", "must be > 1", search.step);
+  if (!(search.precision > 0))
+    scaling::detail::throw_invalid_argument(who, "search.precision", "must be > 0",
+                                            search.precision);
+  saturation s;
+  auto attempt = [&](double rate) {
+    run_result r = run(rate);
+    ++s.runs;
+    const bool ok = within(r, objective);
+    if (ok) {
+      s.rate = rate;
+      s.at_saturation = std::move(r);
+    } else {
+      s.failing_rate = rate;
+      s.bottleneck = r.bottleneck;
+    }
+    return ok;
+  };
+  double rate = start;
+  while (attempt(rate)) {
+    if (rate * search.step > search.max_rate) return s;
+    rate *= search.step;
+  }
+  if (s.rate == 0) return s;
+  while (s.failing_rate / s.rate - 1 > search.precision)
+    attempt(std::sqrt(s.rate * s.failing_rate));
+  return s;
 }
 
 }  // namespace scaling::architecture

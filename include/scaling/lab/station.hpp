@@ -1,8 +1,11 @@
 // scaling/lab/station.hpp: a server pool with a queue, the lab's stand-in for a machine.
 //
-// What it is: `lab::station`, c identical servers in front of one first-come-first-served
-// queue, inside a `lab::simulation`. A job submitted to it waits for a free server, is served
-// for a time drawn from the station's service law (or given by the caller, when the block in
+// What it is: `lab::station`, c identical servers in front of one queue, inside a
+// `lab::simulation`. The queue discipline is first-come-first-served (the default),
+// last-come-first-served, or non-preemptive priority: jobs carry a class (0 the most urgent),
+// and a free server takes the oldest job of the most urgent class waiting (acks ahead of bulk
+// work, interactive reads ahead of batch scans). A job submitted to it waits for a free server, is
+// served for a time drawn from the station's service law (or given by the caller, when the block in
 // front decided the work: a cache hit is cheaper than a miss), then its completion callback
 // runs with its timings. The station keeps the figures a capacity planner reads off a real
 // server: utilization, time-averaged queue length and number in system, waiting and response
@@ -15,6 +18,8 @@
 //   scaling::lab::station db{sim, {.name = "primary", .servers = 4,
 //                                  .service = scaling::lab::distribution::exponential(5ms)}};
 //   db.submit([](const scaling::lab::job_times& t) { /* t.wait, t.sojourn */ });
+//   // With .discipline = queue_discipline::priority and .priority_classes = 2:
+//   db.submit({.priority = 0}, [](const scaling::lab::job_times&) { /* served first */ });
 //   sim.run_for(1s);
 //   double rho = db.stats().utilization;
 //
@@ -28,6 +33,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <deque>
 #include <functional>
 #include <limits>
@@ -57,6 +63,21 @@ struct job_times {
   std::chrono::nanoseconds sojourn{};  // arrival -> departure
 };
 
+// The order in which waiting jobs are served.
+enum class queue_discipline : std::uint8_t {
+  fifo,      // first come, first served
+  lifo,      // last come, first served (non-preemptive)
+  priority,  // the most urgent class first (0 is the most urgent), FIFO within a class;
+             // non-preemptive: a job in service finishes
+};
+
+// What a job brings: its own service time (else one is drawn from the station's law) and its
+// class under queue_discipline::priority (ignored by fifo and lifo).
+struct job_spec {
+  std::optional<std::chrono::nanoseconds> service;
+  std::uint8_t priority = 0;
+};
+
 struct station_options {
   std::string name = "station";
   // Identical servers working in parallel (the c of M/M/c). Must be >= 1.
@@ -65,6 +86,9 @@ struct station_options {
   distribution service = distribution::exponential(std::chrono::milliseconds{1});
   // Jobs allowed to wait (not counting those in service); an arrival beyond it is refused.
   std::size_t queue_limit = std::numeric_limits<std::size_t>::max();
+  queue_discipline discipline = queue_discipline::fifo;
+  // Classes under queue_discipline::priority (job_spec::priority < priority_classes); 1..256.
+  std::size_t priority_classes = 2;
 };
 
 // Figures since construction or the last reset_stats(), over `elapsed` of virtual time.
@@ -93,12 +117,18 @@ class station {
   using duration = std::chrono::nanoseconds;
   using callback = std::function<void(const job_times&)>;
 
-  // Throws: scaling::invalid_argument if options.servers == 0.
+  // Throws: scaling::invalid_argument if options.servers == 0, or priority_classes is not in
+  // [1, 256].
   station(simulation& sim, station_options options)
       : sim_(&sim), options_(std::move(options)), since_(sim.now()), last_change_(sim.now()) {
     if (options_.servers == 0)
       detail::throw_invalid_argument("scaling::lab::station", "servers", "must be >= 1",
                                      options_.servers);
+    if (options_.priority_classes == 0 || options_.priority_classes > 256)
+      detail::throw_invalid_argument("scaling::lab::station", "priority_classes",
+                                     "must be in [1, 256]", options_.priority_classes);
+    lanes_.resize(options_.discipline == queue_discipline::priority ? options_.priority_classes
+                                                                    : 1);
   }
 
   station(const station&) = delete;
@@ -107,13 +137,26 @@ class station {
   // A job arrives now, to be served for a time drawn from the station's law. `done` runs
   // exactly once, when it completes, is refused or is lost (possibly inside this call, for a
   // refusal).
-  void submit(callback done) { admit(std::nullopt, std::move(done)); }
+  void submit(callback done) { admit(std::nullopt, 0, std::move(done)); }
   // A job arrives now with its own service time (the caller decided the work).
   void submit(duration service, callback done) {
     if (service < duration::zero())
       detail::throw_invalid_argument("scaling::lab::station::submit", "service", "must be >= 0 ns",
                                      service.count());
-    admit(service, std::move(done));
+    admit(service, 0, std::move(done));
+  }
+  // A job arrives now, as `spec` says.
+  // Throws: scaling::invalid_argument if spec.service < 0, or spec.priority is not below
+  // priority_classes under queue_discipline::priority.
+  void submit(const job_spec& spec, callback done) {
+    if (spec.service && *spec.service < duration::zero())
+      detail::throw_invalid_argument("scaling::lab::station::submit", "spec.service",
+                                     "must be >= 0 ns", spec.service->count());
+    if (options_.discipline == queue_discipline::priority &&
+        spec.priority >= options_.priority_classes)
+      detail::throw_invalid_argument("scaling::lab::station::submit", "spec.priority",
+                                     "must be < priority_classes", spec.priority);
+    admit(spec.service, spec.priority, std::move(done));
   }
 
   // The station crashes: every queued and in-service job is lost, arrivals are refused.
@@ -124,14 +167,17 @@ class station {
     ++epoch_;  // completions scheduled before the failure are ignored
     // Take every job out first, so that a callback that resubmits sees a consistent station.
     std::vector<std::pair<time_point, callback>> dropped;
-    dropped.reserve(busy_ + queue_.size());
+    dropped.reserve(busy_ + queued_);
     for (auto& j : in_flight_)
       if (j) dropped.emplace_back(j->arrived, std::move(j->done));
-    for (auto& j : queue_)
-      dropped.emplace_back(j.arrived, std::move(j.done));
+    for (auto& lane : lanes_) {
+      for (auto& j : lane)
+        dropped.emplace_back(j.arrived, std::move(j.done));
+      lane.clear();
+    }
     in_flight_.clear();
     free_slots_.clear();
-    queue_.clear();
+    queued_ = 0;
     busy_ = 0;
     lost_ += dropped.size();
     for (auto& [arrived, done] : dropped) {
@@ -152,7 +198,7 @@ class station {
     since_ = sim_->now();
     arrivals_ = completions_ = refused_ = lost_ = 0;
     busy_area_ = queue_area_ = system_area_ = 0;
-    max_queue_ = queue_.size();
+    max_queue_ = queued_;
     wait_.reset();
     sojourn_.reset();
   }
@@ -169,9 +215,8 @@ class station {
     s.lost = lost_;
     const auto dt = static_cast<long double>((now - last_change_).count());
     const long double busy_area = busy_area_ + dt * static_cast<long double>(busy_);
-    const long double queue_area = queue_area_ + dt * static_cast<long double>(queue_.size());
-    const long double system_area =
-        system_area_ + dt * static_cast<long double>(queue_.size() + busy_);
+    const long double queue_area = queue_area_ + dt * static_cast<long double>(queued_);
+    const long double system_area = system_area_ + dt * static_cast<long double>(queued_ + busy_);
     const auto elapsed = static_cast<long double>(s.elapsed.count());
     if (elapsed > 0) {
       s.utilization =
@@ -182,7 +227,7 @@ class station {
       s.throughput = static_cast<double>(static_cast<long double>(completions_) * 1e9L / elapsed);
     }
     s.max_queue_length = max_queue_;
-    s.queue_length = queue_.size();
+    s.queue_length = queued_;
     s.busy = busy_;
     s.wait = wait_;
     s.sojourn = sojourn_;
@@ -190,7 +235,11 @@ class station {
   }
 
   [[nodiscard]] const station_options& options() const noexcept { return options_; }
-  [[nodiscard]] std::size_t queue_length() const noexcept { return queue_.size(); }
+  [[nodiscard]] std::size_t queue_length() const noexcept { return queued_; }
+  // Jobs of class `priority` waiting now (0 unless the discipline is priority).
+  [[nodiscard]] std::size_t queue_length(std::uint8_t priority) const noexcept {
+    return priority < lanes_.size() ? lanes_[priority].size() : 0;
+  }
   [[nodiscard]] std::size_t busy() const noexcept { return busy_; }
 
  private:
@@ -206,10 +255,10 @@ class station {
     callback done;
   };
 
-  void admit(std::optional<duration> service, callback done) {
+  void admit(std::optional<duration> service, std::uint8_t priority, callback done) {
     account();
     ++arrivals_;
-    if (down_ || (busy_ == options_.servers && queue_.size() >= options_.queue_limit)) {
+    if (down_ || (busy_ == options_.servers && queued_ >= options_.queue_limit)) {
       ++refused_;
       done(job_times{outcome::refused, duration::zero(), duration::zero(), duration::zero()});
       return;
@@ -218,8 +267,10 @@ class station {
     if (busy_ < options_.servers) {
       start(std::move(j));
     } else {
-      queue_.push_back(std::move(j));
-      if (queue_.size() > max_queue_) max_queue_ = queue_.size();
+      lanes_[options_.discipline == queue_discipline::priority ? priority : 0].push_back(
+          std::move(j));
+      ++queued_;
+      if (queued_ > max_queue_) max_queue_ = queued_;
     }
   }
 
@@ -251,12 +302,25 @@ class station {
     const job_times t{outcome::served, s.started - s.arrived, now - s.started, now - s.arrived};
     wait_.record(t.wait);
     sojourn_.record(t.sojourn);
-    if (!queue_.empty()) {
-      job next = std::move(queue_.front());
-      queue_.pop_front();
-      start(std::move(next));
-    }
+    if (queued_ > 0) start(take_next());
     s.done(t);
+  }
+
+  // The job a free server takes, as the discipline says. Precondition: queued_ > 0.
+  job take_next() {
+    --queued_;
+    if (options_.discipline == queue_discipline::lifo) {
+      job j = std::move(lanes_[0].back());
+      lanes_[0].pop_back();
+      return j;
+    }
+    for (auto& lane : lanes_) {
+      if (lane.empty()) continue;
+      job j = std::move(lane.front());
+      lane.pop_front();
+      return j;
+    }
+    std::abort();  // unreachable: queued_ counted a job that no lane holds
   }
 
   // Integrates the number busy / waiting / in system over the time since the last change.
@@ -264,14 +328,15 @@ class station {
     const time_point now = sim_->now();
     const auto dt = static_cast<long double>((now - last_change_).count());
     busy_area_ += dt * static_cast<long double>(busy_);
-    queue_area_ += dt * static_cast<long double>(queue_.size());
-    system_area_ += dt * static_cast<long double>(queue_.size() + busy_);
+    queue_area_ += dt * static_cast<long double>(queued_);
+    system_area_ += dt * static_cast<long double>(queued_ + busy_);
     last_change_ = now;
   }
 
   simulation* sim_;
   station_options options_;
-  std::deque<job> queue_;
+  std::vector<std::deque<job>> lanes_;  // one per class (priority), else one
+  std::size_t queued_ = 0;
   std::deque<std::optional<in_service>> in_flight_;  // by slot; stable under growth
   std::vector<std::size_t> free_slots_;
   std::size_t busy_ = 0;

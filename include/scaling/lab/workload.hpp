@@ -7,6 +7,8 @@
 //     including s = 1), the popularity law of web objects, timelines and cache keys;
 //   - `rate_schedule`: piecewise-constant rates applied to a `poisson_arrivals` at chosen
 //     instants, with `ramp` and `spike` helpers (load that grows, a flash crowd);
+//   - `object_sizes`: each object's size in bytes, fixed per key (lognormal around a mean, or
+//     all equal), for byte-bounded caches and the bytes each tier serves;
 //   - `closed_loop_users`: a fixed population that thinks, sends a request, waits for its
 //     answer, thinks again, so that throughput falls when the system slows down (the opposite
 //     of open-loop Poisson arrivals).
@@ -16,6 +18,8 @@
 //
 //   scaling::lab::zipf_distribution popularity{1'000'000, 0.99};
 //   std::uint64_t key = popularity(sim.rng()) - 1;              // 0 is the hottest key
+//   scaling::lab::object_sizes sizes{1'024, 1.0};                  // mean 1 KB, cv 1
+//   std::uint64_t bytes = sizes(key);                              // the same for every call
 //   scaling::lab::rate_schedule::ramp(1'000, 10'000, 0s, 60s, 10).apply(sim, load);
 //
 // Thread safety: none (each lives in one simulation; a zipf_distribution is immutable after
@@ -24,6 +28,7 @@
 // discrete distributions", ACM TOMACS 6(3), 1996.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -101,6 +106,41 @@ class zipf_distribution {
 };
 
 // Rates that change at given instants: a ramp, a spike, a daily curve.
+// Each object's size in bytes, a pure function of its key: lognormal with mean `mean_bytes`
+// and coefficient of variation `cv` (0: every object is mean_bytes), drawn from a generator
+// seeded by the key, so a key has one size for the whole run and across runs.
+class object_sizes {
+ public:
+  // Throws: scaling::invalid_argument if mean_bytes == 0 or cv is negative or not finite.
+  explicit object_sizes(std::uint64_t mean_bytes = 1'024, double cv = 0.0)
+      : mean_(mean_bytes), cv_(cv) {
+    if (mean_bytes == 0)
+      detail::throw_invalid_argument("scaling::lab::object_sizes", "mean_bytes", "must be >= 1",
+                                     mean_bytes);
+    if (!(cv >= 0.0) || !std::isfinite(cv))
+      detail::throw_invalid_argument("scaling::lab::object_sizes", "cv",
+                                     "must be a finite number >= 0", cv);
+    sigma_ = std::sqrt(std::log1p(cv * cv));
+    mu_ = std::log(static_cast<double>(mean_bytes)) - sigma_ * sigma_ / 2;
+  }
+
+  // The size of object `key`, at least 1 byte.
+  [[nodiscard]] std::uint64_t operator()(std::uint64_t key) const noexcept {
+    if (cv_ == 0.0) return mean_;
+    rng gen{key ^ 0x5bd1e9955bd1e995ULL};
+    const double bytes = std::exp(mu_ + sigma_ * gen.normal());
+    return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::llround(bytes)));
+  }
+  [[nodiscard]] std::uint64_t mean_bytes() const noexcept { return mean_; }
+  [[nodiscard]] double cv() const noexcept { return cv_; }
+
+ private:
+  std::uint64_t mean_;
+  double cv_;
+  double sigma_ = 0;
+  double mu_ = 0;
+};
+
 class rate_schedule {
  public:
   using time_point = simulation::time_point;
