@@ -281,7 +281,7 @@ TEST_F(ChatRelayBadInput, V1ClosesAReaderThatNeverReadsAndKeepsServingOthers) {
   EXPECT_TRUE(sender.pong(9));
 }
 
-TEST_F(ChatRelayBadInput, V3PausesASlowReaderAndResumesInLaneOrderWhenItReads) {
+TEST_F(ChatRelayBadInput, V3PausesASlowReaderAndResumesInOrderWhenItReads) {
   start(chat::relay_mode::v3_pooled, 64 * 1024);
   raw_client slow{ep(), 4096};
   slow.hello(1);
@@ -339,6 +339,50 @@ TEST_F(ChatRelayBadInput, V3ClosesAReaderPausedLongerThanTheStallTimeout) {
   EXPECT_GE(relay_->stats().paused, 1u);
   EXPECT_EQ(relay_->stats().slow_readers, 1u);
   EXPECT_TRUE(sender.pong(13));
+}
+
+TEST_F(ChatRelayBadInput, V3DeliversStoredTextAheadOfStoredBulk) {
+  start(chat::relay_mode::v3_pooled);
+  raw_client sender{ep()};
+  sender.hello(2);
+  ASSERT_FALSE(sender.read_until(chat::frame_type::welcome).empty());
+  // User 1 is offline: three bulk messages, then three text messages, are stored.
+  for (const std::uint8_t lane : {chat::bulk_lane, chat::text_lane}) {
+    for (std::uint64_t id = 1; id <= 3; ++id) {
+      sender.write(chat::frame_writer{chat::frame_type::send}
+                       .u64(1)
+                       .u64(id)
+                       .u8(lane)
+                       .u64(0)
+                       .body("m")
+                       .done());
+      const std::string p = sender.read_until(chat::frame_type::sent);
+      chat::frame_reader r{p};
+      (void)r.type();
+      (void)r.u64();
+      (void)r.u64();
+      (void)r.u8();
+      ASSERT_EQ(static_cast<chat::send_result>(r.u8()), chat::send_result::stored);
+    }
+  }
+  // On connect the text lane flushes first, each lane in its own order (V2, one lane: bulk
+  // first, as sent).
+  raw_client recipient{ep()};
+  recipient.hello(1);
+  std::vector<std::pair<std::uint8_t, std::uint64_t>> got;
+  while (got.size() < 6) {
+    const std::string p = recipient.read_until(chat::frame_type::deliver);
+    ASSERT_FALSE(p.empty());
+    chat::frame_reader r{p};
+    (void)r.type();
+    (void)r.u64();
+    const std::uint64_t id = r.u64();
+    got.emplace_back(r.u8(), id);
+  }
+  const std::vector<std::pair<std::uint8_t, std::uint64_t>> want{
+      {chat::text_lane, 1}, {chat::text_lane, 2}, {chat::text_lane, 3},
+      {chat::bulk_lane, 1}, {chat::bulk_lane, 2}, {chat::bulk_lane, 3}};
+  EXPECT_EQ(got, want);
 }
 
 }  // namespace
