@@ -30,6 +30,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <netinet/in.h>
 #include <optional>
 #include <random>
 #include <string>
@@ -37,8 +38,6 @@
 #include <unordered_set>
 #include <utility>
 #include <vector>
-
-#include <netinet/in.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -80,7 +79,9 @@ class client_connection : public std::enable_shared_from_this<client_connection>
 #ifdef IP_BIND_ADDRESS_NO_PORT
       // Linux: choose the port at connect time (bind(port 0) alone searches half the range,
       // and slowly once it fills).
-      if (!ec) socket_.set_option(net::detail::socket_option::boolean<IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT>(true), ec);
+      if (!ec)
+        socket_.set_option(
+            net::detail::socket_option::boolean<IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT>(true), ec);
 #endif
       if (!ec) socket_.bind(tcp::endpoint{*source, 0}, ec);
       if (ec) return close();
@@ -113,7 +114,9 @@ class client_connection : public std::enable_shared_from_this<client_connection>
     }
   }
 
-  [[nodiscard]] bool closed() const noexcept { return closed_; }
+  [[nodiscard]] bool closed() const noexcept {
+    return closed_;
+  }
 
  private:
   void read_header() {
