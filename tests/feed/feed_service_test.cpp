@@ -131,6 +131,7 @@ TYPED_TEST(FeedServiceTest, BadOptionsThrow) {
   EXPECT_THROW(manual_feed<TypeParam>({.timeline_memory = 1000}), scaling::invalid_argument);
   EXPECT_THROW(manual_feed<TypeParam>({.cost_ratio = -1.0}), scaling::invalid_argument);
   EXPECT_THROW(manual_feed<TypeParam>({.rate_half_life = 0s}), scaling::invalid_argument);
+  EXPECT_THROW(manual_feed<TypeParam>({.switch_margin = 1.0}), scaling::invalid_argument);
 }
 
 TYPED_TEST(FeedServiceTest, UnfollowAndRemoveLeaveEveryTimeline) {
@@ -393,6 +394,7 @@ TEST(FeedServiceFanOut, PerPairPushesToFrequentReadersAndPullsForRareOnes) {
   ASSERT_TRUE(feed.post(100, 6, 6));
   (void)feed.run_fan_out();
   EXPECT_EQ(feed.stats().timeline_writes, writes + 1);  // pushed to 1 only
+  EXPECT_GE(feed.stats().fan_out_pulled, 1U);           // left for 2 to pull
   EXPECT_EQ(ids(feed.timeline(2, 3)), (std::vector<std::uint64_t>{6, 5, 4}));
   EXPECT_EQ(ids(feed.timeline(1, 3)), (std::vector<std::uint64_t>{6, 5, 4}));
 }

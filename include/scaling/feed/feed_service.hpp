@@ -143,6 +143,11 @@ struct feed_options {
   double cost_ratio = 1.0;
   // per_pair_fan_out: push when view_rate x cost_ratio >= push_threshold x post_rate.
   double push_threshold = 1.0;
+  // per_pair_fan_out: a pair changes mode only when the rule holds by this margin (a pulled
+  // pair turns push when view_rate x cost_ratio >= (1 + margin) x push_threshold x post_rate,
+  // a pushed one turns pull below (1 - margin) x that), so noisy rates do not make it flap
+  // (each turn to push copies the author's posts in). In [0, 1).
+  double switch_margin = 0.5;
   // per_pair_fan_out: half-life of the decayed view and post counters.
   std::chrono::nanoseconds rate_half_life = std::chrono::hours{1};
 };
@@ -155,6 +160,8 @@ struct feed_service_stats {
   std::uint64_t reads = 0;               // timeline() calls with limit > 0
   std::uint64_t timeline_writes = 0;     // entries written into materialised timelines
   std::uint64_t fan_out_deliveries = 0;  // destinations the fan-out visited
+  std::uint64_t fan_out_pulled = 0;      // ... that per_pair_fan_out left to pull (no write)
+  std::uint64_t backfill_writes = 0;     // entries written when a pair turned push (in writes)
   std::uint64_t fan_out_skipped = 0;     // ... that had no materialised timeline (RPUSHX)
   std::uint64_t rebuilds = 0;            // timelines built or rebuilt by a read
   std::uint64_t read_work = 0;           // entries scanned and merged by reads, rebuilds included
@@ -528,6 +535,8 @@ class feed_service {
     s.timeline_writes = timeline_writes_.load();
     s.fan_out_deliveries = deliveries_.load();
     s.fan_out_skipped = skipped_.load();
+    s.fan_out_pulled = pulled_.load();
+    s.backfill_writes = backfill_writes_.load();
     s.rebuilds = rebuilds_.load();
     s.read_work = read_work_.load();
     s.mode_switches = mode_switches_.load();
@@ -586,6 +595,8 @@ class feed_service {
     }
     if (!(o.cost_ratio >= 0.0) || !std::isfinite(o.cost_ratio))
       detail::throw_invalid_argument(who, "cost_ratio", "must be finite and >= 0", o.cost_ratio);
+    if (!(o.switch_margin >= 0.0 && o.switch_margin < 1.0))
+      detail::throw_invalid_argument(who, "switch_margin", "must be in [0, 1)", o.switch_margin);
     if (!(o.push_threshold >= 0.0) || !std::isfinite(o.push_threshold)) {
       detail::throw_invalid_argument(who, "push_threshold", "must be finite and >= 0",
                                      o.push_threshold);
@@ -637,8 +648,10 @@ class feed_service {
       auto it = users_.find(author);
       const std::int64_t now = now_ns();
       const double posts = it == users_.end() ? 0.0 : it->second.post_rate.at(now, half_life_ns());
+      const double margin =
+          tl.pushed.contains(author) ? 1.0 - options_.switch_margin : 1.0 + options_.switch_margin;
       return tl.views.at(now, half_life_ns()) * options_.cost_ratio >=
-             options_.push_threshold * posts;
+             margin * options_.push_threshold * posts;
     } else {
       return false;
     }
@@ -702,6 +715,7 @@ class feed_service {
     // timeline now holds (it holds at least those timeline_length), and not held.
     if (from != 0) tl.truncated = true;
     timeline_writes_.add(written);
+    backfill_writes_.add(written);
   }
 
   void switch_to_pull(detail::timeline_state& tl, feed_user_id author) {
@@ -868,8 +882,9 @@ class feed_service {
           switch_to_push(*tl, e.author);  // brings e as well
           continue;
         }
-        if (!push && pushed) {
-          switch_to_pull(*tl, e.author);
+        if (!push) {
+          pulled_.add();
+          if (pushed) switch_to_pull(*tl, e.author);
           continue;
         }
       } else {
@@ -910,6 +925,8 @@ class feed_service {
   relaxed_counter timeline_writes_;
   relaxed_counter deliveries_;
   relaxed_counter skipped_;
+  relaxed_counter pulled_;
+  relaxed_counter backfill_writes_;
   relaxed_counter rebuilds_;
   relaxed_counter read_work_;
   relaxed_counter mode_switches_;
