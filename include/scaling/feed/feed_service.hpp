@@ -825,7 +825,7 @@ class feed_service {
         pending_.emplace(b.seq, now);
         pending_writes_ += end - begin;
       }
-      (void)queue_.publish(std::move(b), {.priority = priority});
+      (void)queue_.publish(std::move(b), {.priority = priority, .delay = {}, .group = {}});
     }
   }
 
