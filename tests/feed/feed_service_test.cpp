@@ -219,7 +219,9 @@ void check_equivalence(std::uint32_t seed) {
       if (want) made.emplace_back(a, id);
       every([&](auto& r) { EXPECT_EQ(r.feed.post(a, id, t), want); });
     } else if (op < 72 && !made.empty()) {
-      const auto [a, id] = made[pick(made.size())];
+      const auto made_post = made[pick(made.size())];
+      const auto a = made_post.first;
+      const auto id = made_post.second;
       const bool want = ref.remove(a, id);
       every([&](auto& r) { EXPECT_EQ(r.feed.remove(a, id), want); });
     } else if (op < 95) {
