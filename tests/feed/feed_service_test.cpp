@@ -257,7 +257,8 @@ void check_equivalence(std::uint32_t seed) {
 }
 
 TEST(FeedServiceEquivalence, EveryPolicyAnswersAsTheReferenceOnceDrained) {
-  for (std::uint32_t seed = 1; seed <= 12; ++seed) {
+  // 81 and 103 found the two cases below; they stay as regressions.
+  for (std::uint32_t seed : {1U, 2U, 3U, 4U, 5U, 6U, 7U, 8U, 9U, 10U, 11U, 12U, 81U, 103U}) {
     check_equivalence(seed);
     if (HasFatalFailure()) return;
   }
@@ -399,6 +400,34 @@ TEST(FeedServiceFanOut, PerPairPushesToFrequentReadersAndPullsForRareOnes) {
   EXPECT_GE(feed.stats().fan_out_pulled, 1U);           // left for 2 to pull
   EXPECT_EQ(ids(feed.timeline(2, 3)), (std::vector<std::uint64_t>{6, 5, 4}));
   EXPECT_EQ(ids(feed.timeline(1, 3)), (std::vector<std::uint64_t>{6, 5, 4}));
+}
+
+TEST(FeedServiceFanOut, HybridCatchesUpWithPostsThatSkippedFanOut) {
+  manual_feed<scaling::hybrid_fan_out> feed{{.fan_out_workers = 0, .celebrity_threshold = 3}};
+  ASSERT_TRUE(feed.follow(1, 100));
+  ASSERT_TRUE(feed.follow(2, 100));
+  (void)feed.timeline(1, 5);  // 100 has 2 followers: pushed to 1
+  ASSERT_TRUE(feed.follow(3, 100));
+  ASSERT_TRUE(feed.post(100, 7, 70));  // 3 followers: not fanned out
+  EXPECT_EQ(feed.run_fan_out(), 0U);
+  ASSERT_TRUE(feed.unfollow(3, 100));  // back below the threshold before 1 reads again
+  EXPECT_EQ(ids(feed.timeline(1, 5)), (std::vector<std::uint64_t>{7}));
+}
+
+TEST(FeedServiceFanOut, TimelineEmptiedAfterTruncationStillRebuilds) {
+  manual_feed<scaling::fan_out_on_write> feed{{.timeline_length = 2, .fan_out_workers = 0}};
+  ASSERT_TRUE(feed.follow(1, 100));
+  (void)feed.timeline(1, 2);
+  for (std::uint64_t id = 1; id <= 4; ++id) {  // the timeline keeps 3 and 4, drops 1 and 2
+    ASSERT_TRUE(feed.post(100, id, static_cast<std::int64_t>(id)));
+    (void)feed.run_fan_out();
+  }
+  ASSERT_TRUE(feed.remove(100, 3));
+  ASSERT_TRUE(feed.remove(100, 4));
+  (void)feed.run_fan_out();           // empty now, but not complete: 1 and 2 exist
+  ASSERT_TRUE(feed.post(100, 0, 0));  // older than what it dropped: must not be taken in
+  (void)feed.run_fan_out();
+  EXPECT_EQ(ids(feed.timeline(1, 1)), (std::vector<std::uint64_t>{2}));
 }
 
 TEST(FeedServiceFanOut, MemoryBoundEvictsAndReadsRebuild) {

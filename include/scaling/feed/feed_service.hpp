@@ -267,13 +267,17 @@ class entry_ring {
 
 // A materialised timeline: the posts of the authors pushed to it, newest `length` at most.
 // Invariant (once fan-out drained): it holds every live post of its pushed authors that is
-// not older than its oldest entry; `truncated` says older ones exist that it does not hold.
+// newer than `horizon`, the newest entry it ever dropped or refused for lack of room (none:
+// it holds them all). The horizon is kept apart from the entries because removals can empty
+// the timeline, after which its oldest entry no longer tells where it stops being complete.
 struct timeline_state {
   std::mutex mutex;
   entry_ring entries;
-  boost::unordered_flat_set<feed_user_id> pushed;
+  // The authors pushed to it, each with how many of its posts had skipped fan-out when the
+  // timeline last caught up with it (hybrid: posts made while above the threshold).
+  boost::unordered_flat_map<feed_user_id, std::uint64_t> pushed;
   decayed_count views;
-  bool truncated = false;
+  std::optional<feed_entry> horizon;
   bool evicted = false;  // left the cache: writes to it are pointless
 };
 
@@ -402,7 +406,13 @@ class feed_service {
     if constexpr (materialises) {
       const bool fans_out =
           kind != fan_out_kind::hybrid || a.followers.size() < options_.celebrity_threshold;
-      if (fans_out) enqueue(batch::op::write, e, a.followers, 0);
+      if (fans_out) {
+        enqueue(batch::op::write, e, a.followers, 0);
+      } else {
+        // Timelines that still push this author miss the post: they catch up when they see
+        // the count move (their next read, or the author's next fanned-out post).
+        ++a.unfanned;
+      }
     }
     return true;
   }
@@ -448,7 +458,7 @@ class feed_service {
         tl = std::make_shared<detail::timeline_state>();
         tl->views.add(now_ns(), half_life_ns());
         for (const feed_user_id a : rec.followees) {
-          if (pushes(a, *tl)) tl->pushed.insert(a);
+          if (pushes(a, *tl)) tl->pushed.emplace(a, unfanned_of(a));
         }
         rebuild(*tl);
         timelines_.put(user, tl);
@@ -460,19 +470,18 @@ class feed_service {
       if constexpr (kind == fan_out_kind::hybrid || kind == fan_out_kind::per_pair) {
         for (const feed_user_id a : rec.followees) {
           const bool push = pushes(a, *tl);
-          if (push != tl->pushed.contains(a)) {
-            if (push) {
-              switch_to_push(*tl, a);
-            } else {
-              switch_to_pull(*tl, a);
-            }
+          const auto it = tl->pushed.find(a);
+          if (push && (it == tl->pushed.end() || it->second != unfanned_of(a))) {
+            switch_to_push(*tl, a);  // new, or posts skipped fan-out since: catch up
+          } else if (!push && it != tl->pushed.end()) {
+            switch_to_pull(*tl, a);
           }
         }
         for (const feed_user_id a : rec.followees) {
           if (!tl->pushed.contains(a)) add_source(sources, a);
         }
       }
-      if (tl->truncated && tl->entries.size() < limit) rebuild(*tl);
+      if (tl->horizon && tl->entries.size() < limit) rebuild(*tl);
       return merge(&tl->entries, sources, limit);
     }
   }
@@ -564,6 +573,7 @@ class feed_service {
     boost::unordered_flat_set<feed_user_id> followers;
     std::vector<feed_entry> posts;  // live posts, oldest first
     detail::decayed_count post_rate;
+    std::uint64_t unfanned = 0;  // posts that skipped fan-out (hybrid: above the threshold)
   };
   struct post_record {
     feed_user_id author = 0;
@@ -668,21 +678,28 @@ class feed_service {
                             static_cast<std::int64_t>(slots_before));
   }
 
-  // Writes e into tl unless it is there already or older than what tl holds when truncated.
+  static void raise_horizon(detail::timeline_state& tl, const feed_entry& e) {
+    if (!tl.horizon || older(*tl.horizon, e)) tl.horizon = e;
+  }
+
+  // Writes e into tl unless it is there already or not newer than tl's horizon.
   bool write(detail::timeline_state& tl, const feed_entry& e) {
+    if (tl.horizon && !older(*tl.horizon, e)) return false;
     auto& r = tl.entries;
     const std::size_t max = options_.timeline_length;
     const std::size_t before = r.size();
     const std::size_t slots = r.slots();
     std::size_t pos = r.size();
     if (pos != 0 && !older(r.at(pos - 1), e)) {
-      if (tl.truncated && older(e, r.at(0))) return false;
       pos = r.lower_bound(e);
       if (pos < r.size() && r.at(pos) == e) return false;
     }
     if (r.size() == max) {
-      tl.truncated = true;
-      if (pos == 0) return false;
+      if (pos == 0) {
+        raise_horizon(tl, e);
+        return false;
+      }
+      raise_horizon(tl, r.at(0));
       r.pop_front();
       --pos;
     }
@@ -696,7 +713,7 @@ class feed_service {
   }
 
   void switch_to_push(detail::timeline_state& tl, feed_user_id author) {
-    tl.pushed.insert(author);
+    tl.pushed.insert_or_assign(author, unfanned_of(author));
     mode_switches_.add();
     auto it = users_.find(author);
     if (it == users_.end()) return;
@@ -706,14 +723,14 @@ class feed_service {
     std::uint64_t written = 0;
     for (std::size_t i = list.size(); i-- > from;) {
       if (!write(tl, list[i])) {
-        if (tl.truncated && tl.entries.size() != 0 && older(list[i], tl.entries.at(0))) break;
+        if (tl.horizon && !older(*tl.horizon, list[i])) break;  // so are the older ones
         continue;
       }
       ++written;
     }
-    // The author's posts below its newest timeline_length are older than everything the
-    // timeline now holds (it holds at least those timeline_length), and not held.
-    if (from != 0) tl.truncated = true;
+    // The author's posts below its newest timeline_length are not held: older than the
+    // timeline_length the timeline now holds at least.
+    if (from != 0) raise_horizon(tl, list[from - 1]);
     timeline_writes_.add(written);
     backfill_writes_.add(written);
   }
@@ -731,18 +748,18 @@ class feed_service {
   void rebuild(detail::timeline_state& tl) {
     rebuilds_.add();
     std::vector<const std::vector<feed_entry>*> sources;
-    std::size_t available = 0;
-    for (const feed_user_id a : tl.pushed) {
-      auto it = users_.find(a);
-      if (it == users_.end() || it->second.posts.empty()) continue;
-      sources.push_back(&it->second.posts);
-      available += it->second.posts.size();
+    for (const auto& pushed : tl.pushed)
+      add_source(sources, pushed.first);
+    // One more than fits: the first left out is the horizon.
+    std::vector<feed_entry> newest = merge(nullptr, sources, options_.timeline_length + 1);
+    tl.horizon.reset();
+    if (newest.size() > options_.timeline_length) {
+      tl.horizon = newest.back();
+      newest.pop_back();
     }
-    std::vector<feed_entry> newest = merge(nullptr, sources, options_.timeline_length);
     std::reverse(newest.begin(), newest.end());
     const std::size_t before = tl.entries.size();
     const std::size_t slots = tl.entries.slots();
-    tl.truncated = available > newest.size();
     tl.entries.assign(std::move(newest));
     track(tl, before, slots);
   }
@@ -875,7 +892,8 @@ class feed_service {
         track(*tl, before, slots);
         continue;
       }
-      const bool pushed = tl->pushed.contains(e.author);
+      const auto found = tl->pushed.find(e.author);
+      const bool pushed = found != tl->pushed.end();
       if constexpr (kind == fan_out_kind::per_pair) {
         const bool push = pushes(e.author, *tl);
         if (push && !pushed && follows(dest[i], e.author)) {
@@ -892,11 +910,20 @@ class feed_service {
           switch_to_push(*tl, e.author);
           continue;
         }
+        if (pushed && found->second != unfanned_of(e.author)) {
+          switch_to_push(*tl, e.author);  // catch up with the posts that skipped fan-out
+          continue;
+        }
       }
       if (pushed && write(*tl, e)) ++written;
     }
     timeline_writes_.add(written);
     skipped_.add(skipped);
+  }
+
+  [[nodiscard]] std::uint64_t unfanned_of(feed_user_id author) const {
+    auto it = users_.find(author);
+    return it == users_.end() ? 0 : it->second.unfanned;
   }
 
   [[nodiscard]] bool follows(feed_user_id follower, feed_user_id followee) const {
