@@ -910,7 +910,7 @@ class feed_service {
           switch_to_push(*tl, e.author);
           continue;
         }
-        if (pushed && found->second != unfanned_of(e.author)) {
+        if (kind == fan_out_kind::hybrid && pushed && found->second != unfanned_of(e.author)) {
           switch_to_push(*tl, e.author);  // catch up with the posts that skipped fan-out
           continue;
         }
