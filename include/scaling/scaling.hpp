@@ -11,6 +11,7 @@
 #include <scaling/caching.hpp>
 #include <scaling/cdn.hpp>
 #include <scaling/core.hpp>
+#include <scaling/feed.hpp>
 #include <scaling/lab.hpp>
 #include <scaling/queueing.hpp>
 #include <scaling/replication.hpp>
