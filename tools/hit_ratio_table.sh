@@ -4,7 +4,7 @@
 # Usage: tools/hit_ratio_table.sh [CACHE_REPLAY] [TRACES_DIR] > hit_ratios.csv
 set -euo pipefail
 replay=${1:-build/release/tools/cache_replay}
-traces=${2:-../shared/data/traces}
+traces=${2:-data/traces}
 policies=opt,lru,fifo,clock,lfu,sieve,s3fifo,w_tinylfu,adaptive
 
 # trace file, format, three sizes (about 10-25%, 25-50% and 50-90% of the distinct keys)
@@ -30,7 +30,7 @@ cases=(
 echo "trace,policy,size,requests,hits,hit_ratio"
 for c in "${cases[@]}"; do
   read -r file format sizes <<<"$c"
-  [[ -f "$traces/$file" ]] || { echo "skipping $file: not found under $traces" >&2; continue; }
+  [[ -f "$traces/$file" ]] || { echo "hit_ratio_table: $file not found under $traces" >&2; exit 1; }
   name=$(basename "$file")
   name=${name%%.*}
   "$replay" --format "$format" --policy "$policies" --size "$sizes" "$traces/$file" |

@@ -1,7 +1,7 @@
 // Cache operation costs and hit ratios: scaling::cache with each eviction policy beside the
 // canonical std::unordered_map + std::list LRU (`std_list_lru`), on get-hit, get-miss-then-put
 // and a Zipf(0.99) read-through mix; mutex_locked vs sharded<16> with two threads; and hit
-// ratios on the shared traces with Belady's OPT as a counter.
+// ratios on the traces under data/traces with Belady's OPT as a counter.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -255,9 +255,9 @@ struct trace_case {
 };
 
 void replay_trace(benchmark::State& state, trace_case t, std::string policy) {
-  const std::string path = std::string(SCALING_SOURCE_DIR "/../shared/data/traces/") + t.file;
+  const std::string path = std::string(SCALING_SOURCE_DIR "/data/traces/") + t.file;
   if (!std::filesystem::exists(path)) {
-    state.SkipWithError("shared trace not found (../shared/data/traces)");
+    state.SkipWithError("trace not found (data/traces)");
     return;
   }
   const auto keys = scaling::read_trace(path, t.format);

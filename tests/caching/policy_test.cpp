@@ -210,9 +210,9 @@ TEST(WTinyLfu, SurvivesALoopLargerThanTheCache) {
 }
 
 TEST(WTinyLfu, KeepsMostOfOptOnTheSharedScanTrace) {
-  const std::string path = SCALING_SOURCE_DIR "/../shared/data/traces/lirs/scan.trace";
+  const std::string path = SCALING_SOURCE_DIR "/data/traces/lirs/scan.trace";
   std::ifstream probe(path);
-  if (!probe) GTEST_SKIP() << "shared traces not found: " << path;
+  if (!probe) FAIL() << "trace missing from the repository: " << path;
   const auto keys = scaling::read_trace(path, scaling::trace_format::lirs);
   const double opt = static_cast<double>(scaling::belady_hits(keys, 1000));
   EXPECT_EQ(scaling::replay<scaling::lru>(keys, 1000).hits, 0u);

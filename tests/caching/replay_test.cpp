@@ -1,4 +1,4 @@
-// Trace reading, Belady's OPT and replay, with hit ratios pinned on the shared traces.
+// Trace reading, Belady's OPT and replay, with hit ratios pinned on the traces under data/traces.
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
@@ -27,7 +27,7 @@ constexpr bool optimised = !sanitized;
 constexpr bool optimised = false;
 #endif
 
-const std::string traces = SCALING_SOURCE_DIR "/../shared/data/traces";
+const std::string traces = SCALING_SOURCE_DIR "/data/traces";
 
 TEST(Trace, ReadsLirsTextSkippingSeparators) {
   std::istringstream in("1\n2\n*\n\n  3 \r\n-4\n");
@@ -91,7 +91,7 @@ double percent(const scaling::replay_result& r) {
 
 TEST(Replay, LruReproducesTheArcPaperOnOltp) {
   if (!std::filesystem::exists(traces + "/arc/oltp.trc.bin")) {
-    GTEST_SKIP() << "shared traces not found at " << traces;
+    FAIL() << "trace missing from the repository under " << traces;
   }
   if (sanitized) GTEST_SKIP() << "914k requests: replayed in the dev and release builds only";
   const auto keys = load("arc/oltp.trc.bin", scaling::trace_format::cache2k);
@@ -106,7 +106,7 @@ TEST(Replay, LruReproducesTheArcPaperOnOltp) {
 
 TEST(Replay, CaffeinePublishedFiguresOnWebAndLoop) {
   if (!std::filesystem::exists(traces + "/cache2k/web07.trace")) {
-    GTEST_SKIP() << "shared traces not found at " << traces;
+    FAIL() << "trace missing from the repository under " << traces;
   }
   const auto web07 = load("cache2k/web07.trace", scaling::trace_format::cache2k);
   const auto web12 = load("cache2k/web12.trace", scaling::trace_format::cache2k);
@@ -124,7 +124,7 @@ TEST(Replay, CaffeinePublishedFiguresOnWebAndLoop) {
 
 TEST(Replay, DeterministicPoliciesArePinned) {
   if (!std::filesystem::exists(traces + "/lirs/multi2.trace")) {
-    GTEST_SKIP() << "shared traces not found at " << traces;
+    FAIL() << "trace missing from the repository under " << traces;
   }
   // Values measured with this implementation; they pin behaviour against regressions.
   const auto keys = load("lirs/multi2.trace", scaling::trace_format::lirs);
@@ -145,7 +145,7 @@ TEST(Replay, DeterministicPoliciesArePinned) {
 // size (S3-FIFO ahead). The adaptive policy stays within 2 points of the best online policy.
 TEST(Replay, AdaptiveStaysWithinTwoPointsOfTheBestPolicy) {
   if (!std::filesystem::exists(traces + "/lirs/backf.trace")) {
-    GTEST_SKIP() << "shared traces not found at " << traces;
+    FAIL() << "trace missing from the repository under " << traces;
   }
   struct cell {
     const char* trace;
@@ -210,7 +210,7 @@ hot_and_all replay_hot(const std::vector<std::uint64_t>& keys, std::size_t size,
 // reuse, stay there.
 TEST(Replay, S3FifoKeepsAHotSetThroughTheSharedScan) {
   if (!std::filesystem::exists(traces + "/lirs/scan.trace")) {
-    GTEST_SKIP() << "shared traces not found at " << traces;
+    FAIL() << "trace missing from the repository under " << traces;
   }
   const auto scan = load("lirs/scan.trace", scaling::trace_format::lirs);
   constexpr std::uint64_t hot = 32;
@@ -245,7 +245,7 @@ TEST(Replay, S3FifoKeepsAHotSetThroughTheSharedScan) {
 // trace is such a loop (2001 keys, cache 1000), and so is the loop trace (1011 keys, cache 512).
 TEST(Replay, S3FifoForgetsLoopsLongerThanTheCache) {
   if (!std::filesystem::exists(traces + "/lirs/scan.trace")) {
-    GTEST_SKIP() << "shared traces not found at " << traces;
+    FAIL() << "trace missing from the repository under " << traces;
   }
   const auto scan = load("lirs/scan.trace", scaling::trace_format::lirs);
   const double s3_scan = scaling::replay<scaling::s3fifo>(scan, 1000).hit_ratio();
