@@ -194,6 +194,83 @@ TEST(ScanResistance, FrequencyAwarePoliciesBeatLruUnderAScan) {
   EXPECT_GT(s3, lru + 0.03) << "s3fifo " << s3 << " vs lru " << lru;
 }
 
+// ARC's Figure 4, step by step: hits promote T1 entries to T2; T1's oldest goes to the ghost
+// list B1 while T1 exceeds its target p; a miss on a B1 ghost raises p and enters T2.
+TEST(Arc, GhostHitInB1GrowsTheRecencyTarget) {
+  scaling::cache<int, int, scaling::arc> c{4};
+  for (int i = 1; i <= 4; ++i)
+    c.put(i, i);
+  EXPECT_TRUE(c.get(1));
+  EXPECT_TRUE(c.get(2));  // T1 = {4, 3}, T2 = {2, 1}
+  EXPECT_FALSE(c.get(5));
+  c.put(5, 5);  // p = 0 < |T1|: T1's oldest (3) leaves for B1
+  EXPECT_FALSE(c.contains(3));
+  c.inspect_policy([](const scaling::arc::state& s) {
+    EXPECT_EQ(s.b1_size(), 1u);
+    EXPECT_EQ(s.target_t1(), 0.0);
+  });
+  EXPECT_FALSE(c.get(3));
+  c.put(3, 3);  // a B1 ghost: p grows to 1, T1 = {5, 4} > p loses 4, and 3 enters T2
+  EXPECT_FALSE(c.contains(4));
+  for (const int k : {1, 2, 3, 5})
+    EXPECT_TRUE(c.contains(k)) << k;
+  c.inspect_policy([](const scaling::arc::state& s) {
+    EXPECT_EQ(s.target_t1(), 1.0);
+    EXPECT_EQ(s.t2_size(), 3u);
+    EXPECT_EQ(s.t1_size(), 1u);
+  });
+}
+
+TEST(Arc, KeepsTheFrequentSetThroughAScan) {
+  scaling::cache<int, int, scaling::arc> c{100};
+  for (int round = 0; round < 3; ++round) {
+    for (int k = 0; k < 50; ++k) {
+      if (!c.get(k)) c.put(k, k);
+    }
+  }
+  for (int k = 1000; k < 1500; ++k) {  // a one-time scan of 500 keys
+    if (!c.get(k)) c.put(k, k);
+  }
+  int kept = 0;
+  for (int k = 0; k < 50; ++k)
+    kept += c.contains(k) ? 1 : 0;
+  EXPECT_EQ(kept, 50) << "the scan only cycles through T1";
+}
+
+// LIRS with 3 entries: 2 LIR, 1 HIR (Jiang & Zhang, Section 3). A key that returns while its
+// non-resident record is still in the stack S becomes LIR and demotes the oldest LIR entry;
+// the victim is always the oldest resident HIR entry, however recently it was used.
+TEST(Lirs, ReturningKeyBecomesLirAndVictimsComeFromTheHirQueue) {
+  scaling::cache<int, int, scaling::lirs> c{3};
+  c.put(1, 1);
+  c.put(2, 2);  // 1 and 2 are LIR (the cache is filling)
+  c.put(3, 3);  // HIR, in S and in Q
+  EXPECT_FALSE(c.get(4));
+  c.put(4, 4);  // evicts 3 (Q's oldest), still in S as a non-resident key
+  EXPECT_FALSE(c.contains(3));
+  EXPECT_FALSE(c.get(3));
+  c.put(3, 3);  // evicts 4; 3 returns as LIR and the oldest LIR entry (1) becomes HIR
+  EXPECT_FALSE(c.contains(4));
+  EXPECT_TRUE(c.get(1));  // 1 is HIR: the hit keeps it in Q
+  c.put(5, 5);            // Q's oldest is 1, just used; LRU would have evicted 2
+  EXPECT_FALSE(c.contains(1));
+  EXPECT_TRUE(c.contains(2));
+  EXPECT_TRUE(c.contains(3));
+  EXPECT_TRUE(c.contains(5));
+}
+
+TEST(Lirs, KeepsAFixedPartOfALoopLargerThanTheCache) {
+  std::vector<std::uint64_t> keys;
+  for (int round = 0; round < 20; ++round) {
+    for (std::uint64_t k = 0; k < 150; ++k)
+      keys.push_back(k);
+  }
+  EXPECT_EQ(scaling::replay<scaling::lru>(keys, 100).hits, 0u);
+  EXPECT_EQ(scaling::replay<scaling::arc>(keys, 100).hits, 0u);
+  // The 99 LIR entries stay; OPT would hit 99 or 100 of every 150.
+  EXPECT_GT(scaling::replay<scaling::lirs>(keys, 100).hit_ratio(), 0.6);
+}
+
 TEST(WTinyLfu, SurvivesALoopLargerThanTheCache) {
   // The LIRS "loop" shape: 1000 keys cycled; a 500-entry LRU never hits, OPT ~50%.
   std::vector<std::uint64_t> keys;

@@ -58,11 +58,13 @@
 #include <boost/unordered/unordered_flat_map.hpp>
 
 #include <scaling/caching/adaptive.hpp>
+#include <scaling/caching/arc.hpp>
 #include <scaling/caching/clock.hpp>
 #include <scaling/caching/concurrency.hpp>
 #include <scaling/caching/eviction_policy.hpp>
 #include <scaling/caching/fifo.hpp>
 #include <scaling/caching/lfu.hpp>
+#include <scaling/caching/lirs.hpp>
 #include <scaling/caching/lru.hpp>
 #include <scaling/caching/s3fifo.hpp>
 #include <scaling/caching/sieve.hpp>
