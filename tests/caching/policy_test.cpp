@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <fstream>
+#include <functional>
 #include <list>
 #include <random>
 #include <string>
@@ -269,6 +270,71 @@ TEST(Lirs, KeepsAFixedPartOfALoopLargerThanTheCache) {
   EXPECT_EQ(scaling::replay<scaling::arc>(keys, 100).hits, 0u);
   // The 99 LIR entries stay; OPT would hit 99 or 100 of every 150.
   EXPECT_GT(scaling::replay<scaling::lirs>(keys, 100).hit_ratio(), 0.6);
+}
+
+}  // namespace
+
+// A key whose hash counts its calls (std::hash: not default_hashable, so the cache's index and
+// the policies both use it).
+struct counted_key {
+  int id = 0;
+  friend bool operator==(const counted_key&, const counted_key&) = default;
+};
+inline int counted_key_hashes = 0;
+template <>
+struct std::hash<counted_key> {
+  std::size_t operator()(const counted_key& k) const noexcept {
+    ++counted_key_hashes;
+    return std::hash<int>{}(k.id);
+  }
+};
+
+namespace {
+
+// W-TinyLFU's hit takes nothing from the key's hash (an entry keeps its hash from insertion, and
+// its hits count in its own metadata until it leaves), so a hit hashes the key once, for the
+// index; policies that need it on hits (adaptive's simulations) still get it.
+TEST(WTinyLfu, AHitHashesTheKeyOnlyForTheIndex) {
+  scaling::cache<counted_key, int, scaling::w_tinylfu> c{64};
+  for (int i = 0; i < 32; ++i)
+    c.put(counted_key{i}, i);
+  counted_key_hashes = 0;
+  for (int i = 0; i < 32; ++i)
+    ASSERT_TRUE(c.get(counted_key{i}));
+  EXPECT_EQ(counted_key_hashes, 32);
+  scaling::cache<counted_key, int, scaling::adaptive> a{64};
+  for (int i = 0; i < 32; ++i)
+    a.put(counted_key{i}, i);
+  counted_key_hashes = 0;
+  for (int i = 0; i < 32; ++i)
+    ASSERT_TRUE(a.get(counted_key{i}));
+  EXPECT_EQ(counted_key_hashes, 64);
+}
+
+// Hits wait in a read buffer and are applied in batches; every other call applies them first,
+// so erasing or evicting an entry whose hits are still buffered, and reusing its slot, keeps
+// the policy's lists consistent (the sanitizers and the size checks watch this).
+TEST(WTinyLfu, BufferedHitsOnErasedAndEvictedEntriesAreSafe) {
+  scaling::cache<int, int, scaling::w_tinylfu> tiny{50};
+  scaling::cache<int, int, scaling::lfu> lfu{50};
+  std::mt19937 rng{3};
+  for (int step = 0; step < 20'000; ++step) {
+    const int k = static_cast<int>(rng() % 120);
+    switch (rng() % 4) {
+      case 0:
+        tiny.erase(k);
+        lfu.erase(k);
+        break;
+      default:
+        if (!tiny.get(k)) tiny.put(k, k);
+        if (!lfu.get(k)) lfu.put(k, k);
+    }
+    ASSERT_LE(tiny.size(), 50u);
+    ASSERT_LE(lfu.size(), 50u);
+  }
+  const auto s = tiny.stats();
+  EXPECT_GT(s.hits, 0u);
+  EXPECT_EQ(s.hits + s.misses, lfu.stats().hits + lfu.stats().misses);
 }
 
 TEST(WTinyLfu, SurvivesALoopLargerThanTheCache) {
