@@ -32,7 +32,7 @@ int usage(const char* message) {
   std::fprintf(stderr,
                "cache_replay: %s\nusage: cache_replay --format lirs|cache2k --policy "
                "NAME[,NAME...] --size N[,N...] FILE\npolicies: opt lru fifo clock lfu sieve "
-               "s3fifo w_tinylfu adaptive\n",
+               "s3fifo w_tinylfu arc lirs adaptive\n",
                message);
   return 2;
 }

@@ -3,7 +3,7 @@
 # one line per policy, with gnuplot (Debian: gnuplot-nox).
 # Usage: tools/plot_hit_ratio.sh CSV OUT.svg|OUT.png [TITLE]
 #   build/release/tools/cache_replay --format cache2k --policy opt,lru,w_tinylfu \
-#     --size 1000,2000,5000 oltp.trc.bin > oltp.csv && tools/plot_hit_ratio.sh oltp.csv oltp.svg OLTP
+#     --size 1000,2000,5000 data/traces/arc/oltp.trc.bin > oltp.csv && tools/plot_hit_ratio.sh oltp.csv oltp.svg OLTP
 set -euo pipefail
 csv=$1
 out=$2

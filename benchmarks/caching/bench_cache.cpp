@@ -1,7 +1,7 @@
 // Cache operation costs and hit ratios: scaling::cache with each eviction policy beside the
 // canonical std::unordered_map + std::list LRU (`std_list_lru`), on get-hit, get-miss-then-put
 // and a Zipf(0.99) read-through mix; mutex_locked vs sharded<16> with two threads; and hit
-// ratios on the shared traces with Belady's OPT as a counter.
+// ratios on the traces under data/traces with Belady's OPT as a counter.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -157,6 +157,31 @@ void zipf_mixed(benchmark::State& state) {
   state.counters["hit_ratio"] = scaling::ratio(hits, requests);
 }
 
+// Two threads reading resident keys of one sharded<16> cache (every read a hit): the hit cost
+// with the segment locks in the path.
+template <class Cache>
+void concurrent_get_hit(benchmark::State& state) {
+  static Cache* shared = nullptr;
+  static std::vector<bkey> keys;
+  const auto n = static_cast<std::size_t>(state.range(0));
+  if (state.thread_index() == 0) {
+    shared = new Cache{n};
+    for (std::uint64_t i = 0; i < n; ++i)
+      shared->put(key_number(i), i);
+    keys = uniform_keys(n, key_batch, 4);
+  }
+  std::size_t i = static_cast<std::size_t>(state.thread_index()) * 7919;
+  for (auto _ : state) {
+    auto v = shared->get(keys[i++ & (key_batch - 1)]);
+    benchmark::DoNotOptimize(v);
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (state.thread_index() == 0) {
+    delete shared;
+    shared = nullptr;
+  }
+}
+
 // Two threads on one shared cache: a Zipf(0.99) read-through mix.
 template <class Cache>
 void concurrent_zipf(benchmark::State& state) {
@@ -199,6 +224,8 @@ SCALING_CACHE_OPS(get_hit, lfu)
 SCALING_CACHE_OPS(get_hit, sieve)
 SCALING_CACHE_OPS(get_hit, s3fifo)
 SCALING_CACHE_OPS(get_hit, w_tinylfu)
+SCALING_CACHE_OPS(get_hit, arc)
+SCALING_CACHE_OPS(get_hit, lirs)
 SCALING_CACHE_OPS(get_hit, adaptive)
 
 BENCHMARK(get_miss_put<std_list_lru>)
@@ -223,6 +250,18 @@ SCALING_CACHE_OPS(zipf_mixed, sieve)
 SCALING_CACHE_OPS(zipf_mixed, s3fifo)
 SCALING_CACHE_OPS(zipf_mixed, w_tinylfu)
 SCALING_CACHE_OPS(zipf_mixed, adaptive)
+
+#define SCALING_CONCURRENT_HITS(policy)                                            \
+  BENCHMARK(concurrent_get_hit<ours<scaling::policy, scaling::sharded<16>>::type>) \
+      ->Name("concurrent_get_hit/scaling/" #policy)                                \
+      ->Arg(4096)                                                                  \
+      ->Arg(1 << 18)                                                               \
+      ->Threads(2)                                                                 \
+      ->UseRealTime();
+SCALING_CONCURRENT_HITS(lru)
+SCALING_CONCURRENT_HITS(lfu)
+SCALING_CONCURRENT_HITS(w_tinylfu)
+SCALING_CONCURRENT_HITS(adaptive)
 
 // sharded<16> is ours (`scaling`); the single-lock variant is the comparison row.
 BENCHMARK(concurrent_zipf<ours<scaling::lru, scaling::sharded<16>>::type>)
@@ -255,9 +294,9 @@ struct trace_case {
 };
 
 void replay_trace(benchmark::State& state, trace_case t, std::string policy) {
-  const std::string path = std::string(SCALING_SOURCE_DIR "/../shared/data/traces/") + t.file;
+  const std::string path = std::string(SCALING_SOURCE_DIR "/data/traces/") + t.file;
   if (!std::filesystem::exists(path)) {
-    state.SkipWithError("shared trace not found (../shared/data/traces)");
+    state.SkipWithError("trace not found (data/traces)");
     return;
   }
   const auto keys = scaling::read_trace(path, t.format);

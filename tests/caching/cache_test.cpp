@@ -31,9 +31,9 @@ using with_all_concurrency =
     ::testing::Types<combo<E, scaling::single_threaded>..., combo<E, scaling::mutex_locked>...,
                      combo<E, scaling::sharded<4>>...>;
 
-using all_combos =
-    with_all_concurrency<scaling::lru, scaling::lfu, scaling::fifo, scaling::clock, scaling::sieve,
-                         scaling::s3fifo, scaling::w_tinylfu, scaling::adaptive>;
+using all_combos = with_all_concurrency<scaling::lru, scaling::lfu, scaling::fifo, scaling::clock,
+                                        scaling::sieve, scaling::s3fifo, scaling::w_tinylfu,
+                                        scaling::arc, scaling::lirs, scaling::adaptive>;
 
 // Exception safety: a cache whose key or value is a scaling_test::tracked type, beside a twin
 // that never sees a failure. Each operation is run with the first copy it makes throwing, then

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <fstream>
+#include <functional>
 #include <list>
 #include <random>
 #include <string>
@@ -194,6 +195,148 @@ TEST(ScanResistance, FrequencyAwarePoliciesBeatLruUnderAScan) {
   EXPECT_GT(s3, lru + 0.03) << "s3fifo " << s3 << " vs lru " << lru;
 }
 
+// ARC's Figure 4, step by step: hits promote T1 entries to T2; T1's oldest goes to the ghost
+// list B1 while T1 exceeds its target p; a miss on a B1 ghost raises p and enters T2.
+TEST(Arc, GhostHitInB1GrowsTheRecencyTarget) {
+  scaling::cache<int, int, scaling::arc> c{4};
+  for (int i = 1; i <= 4; ++i)
+    c.put(i, i);
+  EXPECT_TRUE(c.get(1));
+  EXPECT_TRUE(c.get(2));  // T1 = {4, 3}, T2 = {2, 1}
+  EXPECT_FALSE(c.get(5));
+  c.put(5, 5);  // p = 0 < |T1|: T1's oldest (3) leaves for B1
+  EXPECT_FALSE(c.contains(3));
+  c.inspect_policy([](const scaling::arc::state& s) {
+    EXPECT_EQ(s.b1_size(), 1u);
+    EXPECT_EQ(s.target_t1(), 0.0);
+  });
+  EXPECT_FALSE(c.get(3));
+  c.put(3, 3);  // a B1 ghost: p grows to 1, T1 = {5, 4} > p loses 4, and 3 enters T2
+  EXPECT_FALSE(c.contains(4));
+  for (const int k : {1, 2, 3, 5})
+    EXPECT_TRUE(c.contains(k)) << k;
+  c.inspect_policy([](const scaling::arc::state& s) {
+    EXPECT_EQ(s.target_t1(), 1.0);
+    EXPECT_EQ(s.t2_size(), 3u);
+    EXPECT_EQ(s.t1_size(), 1u);
+  });
+}
+
+TEST(Arc, KeepsTheFrequentSetThroughAScan) {
+  scaling::cache<int, int, scaling::arc> c{100};
+  for (int round = 0; round < 3; ++round) {
+    for (int k = 0; k < 50; ++k) {
+      if (!c.get(k)) c.put(k, k);
+    }
+  }
+  for (int k = 1000; k < 1500; ++k) {  // a one-time scan of 500 keys
+    if (!c.get(k)) c.put(k, k);
+  }
+  int kept = 0;
+  for (int k = 0; k < 50; ++k)
+    kept += c.contains(k) ? 1 : 0;
+  EXPECT_EQ(kept, 50) << "the scan only cycles through T1";
+}
+
+// LIRS with 3 entries: 2 LIR, 1 HIR (Jiang & Zhang, Section 3). A key that returns while its
+// non-resident record is still in the stack S becomes LIR and demotes the oldest LIR entry;
+// the victim is always the oldest resident HIR entry, however recently it was used.
+TEST(Lirs, ReturningKeyBecomesLirAndVictimsComeFromTheHirQueue) {
+  scaling::cache<int, int, scaling::lirs> c{3};
+  c.put(1, 1);
+  c.put(2, 2);  // 1 and 2 are LIR (the cache is filling)
+  c.put(3, 3);  // HIR, in S and in Q
+  EXPECT_FALSE(c.get(4));
+  c.put(4, 4);  // evicts 3 (Q's oldest), still in S as a non-resident key
+  EXPECT_FALSE(c.contains(3));
+  EXPECT_FALSE(c.get(3));
+  c.put(3, 3);  // evicts 4; 3 returns as LIR and the oldest LIR entry (1) becomes HIR
+  EXPECT_FALSE(c.contains(4));
+  EXPECT_TRUE(c.get(1));  // 1 is HIR: the hit keeps it in Q
+  c.put(5, 5);            // Q's oldest is 1, just used; LRU would have evicted 2
+  EXPECT_FALSE(c.contains(1));
+  EXPECT_TRUE(c.contains(2));
+  EXPECT_TRUE(c.contains(3));
+  EXPECT_TRUE(c.contains(5));
+}
+
+TEST(Lirs, KeepsAFixedPartOfALoopLargerThanTheCache) {
+  std::vector<std::uint64_t> keys;
+  for (int round = 0; round < 20; ++round) {
+    for (std::uint64_t k = 0; k < 150; ++k)
+      keys.push_back(k);
+  }
+  EXPECT_EQ(scaling::replay<scaling::lru>(keys, 100).hits, 0u);
+  EXPECT_EQ(scaling::replay<scaling::arc>(keys, 100).hits, 0u);
+  // The 99 LIR entries stay; OPT would hit 99 or 100 of every 150.
+  EXPECT_GT(scaling::replay<scaling::lirs>(keys, 100).hit_ratio(), 0.6);
+}
+
+}  // namespace
+
+// A key whose hash counts its calls (std::hash: not default_hashable, so the cache's index and
+// the policies both use it).
+struct counted_key {
+  int id = 0;
+  friend bool operator==(const counted_key&, const counted_key&) = default;
+};
+inline int counted_key_hashes = 0;
+template <>
+struct std::hash<counted_key> {
+  std::size_t operator()(const counted_key& k) const noexcept {
+    ++counted_key_hashes;
+    return std::hash<int>{}(k.id);
+  }
+};
+
+namespace {
+
+// W-TinyLFU's hit takes nothing from the key's hash (an entry keeps its hash from insertion, and
+// its hits count in its own metadata until it leaves), so a hit hashes the key once, for the
+// index; policies that need it on hits (adaptive's simulations) still get it.
+TEST(WTinyLfu, AHitHashesTheKeyOnlyForTheIndex) {
+  scaling::cache<counted_key, int, scaling::w_tinylfu> c{64};
+  for (int i = 0; i < 32; ++i)
+    c.put(counted_key{i}, i);
+  counted_key_hashes = 0;
+  for (int i = 0; i < 32; ++i)
+    ASSERT_TRUE(c.get(counted_key{i}));
+  EXPECT_EQ(counted_key_hashes, 32);
+  scaling::cache<counted_key, int, scaling::adaptive> a{64};
+  for (int i = 0; i < 32; ++i)
+    a.put(counted_key{i}, i);
+  counted_key_hashes = 0;
+  for (int i = 0; i < 32; ++i)
+    ASSERT_TRUE(a.get(counted_key{i}));
+  EXPECT_EQ(counted_key_hashes, 64);
+}
+
+// Hits wait in a read buffer and are applied in batches; every other call applies them first,
+// so erasing or evicting an entry whose hits are still buffered, and reusing its slot, keeps
+// the policy's lists consistent (the sanitizers and the size checks watch this).
+TEST(WTinyLfu, BufferedHitsOnErasedAndEvictedEntriesAreSafe) {
+  scaling::cache<int, int, scaling::w_tinylfu> tiny{50};
+  scaling::cache<int, int, scaling::lfu> lfu{50};
+  std::mt19937 rng{3};
+  for (int step = 0; step < 20'000; ++step) {
+    const int k = static_cast<int>(rng() % 120);
+    switch (rng() % 4) {
+      case 0:
+        tiny.erase(k);
+        lfu.erase(k);
+        break;
+      default:
+        if (!tiny.get(k)) tiny.put(k, k);
+        if (!lfu.get(k)) lfu.put(k, k);
+    }
+    ASSERT_LE(tiny.size(), 50u);
+    ASSERT_LE(lfu.size(), 50u);
+  }
+  const auto s = tiny.stats();
+  EXPECT_GT(s.hits, 0u);
+  EXPECT_EQ(s.hits + s.misses, lfu.stats().hits + lfu.stats().misses);
+}
+
 TEST(WTinyLfu, SurvivesALoopLargerThanTheCache) {
   // The LIRS "loop" shape: 1000 keys cycled; a 500-entry LRU never hits, OPT ~50%.
   std::vector<std::uint64_t> keys;
@@ -210,9 +353,9 @@ TEST(WTinyLfu, SurvivesALoopLargerThanTheCache) {
 }
 
 TEST(WTinyLfu, KeepsMostOfOptOnTheSharedScanTrace) {
-  const std::string path = SCALING_SOURCE_DIR "/../shared/data/traces/lirs/scan.trace";
+  const std::string path = SCALING_SOURCE_DIR "/data/traces/lirs/scan.trace";
   std::ifstream probe(path);
-  if (!probe) GTEST_SKIP() << "shared traces not found: " << path;
+  if (!probe) FAIL() << "trace missing from the repository: " << path;
   const auto keys = scaling::read_trace(path, scaling::trace_format::lirs);
   const double opt = static_cast<double>(scaling::belady_hits(keys, 1000));
   EXPECT_EQ(scaling::replay<scaling::lru>(keys, 1000).hits, 0u);

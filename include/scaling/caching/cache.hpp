@@ -2,20 +2,18 @@
 //
 // What it is: `scaling::cache<Key, Value, Eviction, Concurrency>`, a key-value map bounded by
 // entry count (or by total weight with a weigher) that evicts by a policy tag (`lru` default,
-// `lfu`, `fifo`, `clock`, `sieve`, `s3fifo`, `w_tinylfu`), expires entries (after write,
-// after access, or per-entry TTL) on a clock you choose, reports removals to a listener with
-// their cause, and keeps statistics. Reads return copies (`get`) or run a callback under the
-// lock (`visit`), so no reference into the cache ever escapes a lock; `get_with_expiry` also
-// returns the entry's deadline.
-// Keys: a `cache_key` (copyable, equality-comparable, hashed by scaling::hash or std::hash); a
-// key type without a hash is rejected at the declaration, naming that concept.
-// With both expire_after_write and expire_after_access, an entry expires at the earlier of its
-// write + the first and its last access + the second.
-// When to pick it: in front of anything slower than memory (a database, a service, a
-// computation) when stale-for-a-TTL data is acceptable. Pick the policy from the workload
-// (docs/patterns/application-caching.md); add the loaders (loading_cache.hpp, cache_aside.hpp,
-// write_behind.hpp, refresh_ahead.hpp) for read-through, write-through, write-behind and
-// refresh-ahead.
+// `lfu`, `fifo`, `clock`, `sieve`, `s3fifo`, `w_tinylfu`, `arc`, `lirs`, `adaptive`), expires
+// entries (after write, after access, or per-entry TTL) on a clock you choose, reports removals to
+// a listener with their cause, and keeps statistics. Reads return copies (`get`) or run a callback
+// under the lock (`visit`), so no reference into the cache ever escapes a lock; `get_with_expiry`
+// also returns the entry's deadline. Keys: a `cache_key` (copyable, equality-comparable, hashed by
+// scaling::hash or std::hash); a key type without a hash is rejected at the declaration, naming
+// that concept. With both expire_after_write and expire_after_access, an entry expires at the
+// earlier of its write + the first and its last access + the second. When to pick it: in front of
+// anything slower than memory (a database, a service, a computation) when stale-for-a-TTL data is
+// acceptable. Pick the policy from the workload (docs/patterns/application-caching.md); add the
+// loaders (loading_cache.hpp, cache_aside.hpp, write_behind.hpp, refresh_ahead.hpp) for
+// read-through, write-through, write-behind and refresh-ahead.
 //
 //   using namespace std::chrono_literals;
 //   scaling::manual_clock clock;
@@ -58,11 +56,13 @@
 #include <boost/unordered/unordered_flat_map.hpp>
 
 #include <scaling/caching/adaptive.hpp>
+#include <scaling/caching/arc.hpp>
 #include <scaling/caching/clock.hpp>
 #include <scaling/caching/concurrency.hpp>
 #include <scaling/caching/eviction_policy.hpp>
 #include <scaling/caching/fifo.hpp>
 #include <scaling/caching/lfu.hpp>
+#include <scaling/caching/lirs.hpp>
 #include <scaling/caching/lru.hpp>
 #include <scaling/caching/s3fifo.hpp>
 #include <scaling/caching/sieve.hpp>
@@ -170,6 +170,17 @@ concept eviction_needs_hash =
     !std::same_as<P, lru> && !std::same_as<P, fifo> && !std::same_as<P, scaling::clock> &&
     !std::same_as<P, sieve> && !std::same_as<P, lfu>;
 
+// Whether on_hit needs the key's hash: a policy tag that takes it only on insertion and misses
+// says so with `static constexpr bool hit_needs_hash = false;`, and its hits skip the hashing.
+template <class P>
+[[nodiscard]] constexpr bool hit_needs_hash() noexcept {
+  if constexpr (requires { P::hit_needs_hash; }) {
+    return eviction_needs_hash<P> && P::hit_needs_hash;
+  } else {
+    return eviction_needs_hash<P>;
+  }
+}
+
 template <class Key, class Value>
 struct removal {
   Key key;
@@ -234,7 +245,11 @@ class cache_segment {
       }
     }
     ++stats_.hits;
-    policy_.on_hit(n.slot, hash_for_policy(key));
+    if constexpr (hit_needs_hash<Eviction>()) {
+      policy_.on_hit(n.slot, hash_for_policy(key));
+    } else {
+      policy_.on_hit(n.slot, 0);
+    }
     if (expires_at != nullptr) *expires_at = n.expires_at;
     return &n.value;
   }
@@ -565,7 +580,8 @@ struct alignas(cache_line_size) locked_segment {
 //   Key: a cache_key: copyable, equality-comparable; hashed with scaling::hash when
 //        default_hashable (integers, strings), else std::hash<Key>.
 //   Value: copy-constructible (get returns a copy).
-//   Eviction: an eviction_policy tag (lru, lfu, fifo, clock, sieve, s3fifo, w_tinylfu).
+//   Eviction: an eviction_policy tag (lru, lfu, fifo, clock, sieve, s3fifo, w_tinylfu, arc,
+//             lirs, adaptive).
 //   Concurrency: a concurrency_policy tag (single_threaded, mutex_locked, sharded<N>).
 template <cache_key Key, class Value, eviction_policy Eviction = lru,
           concurrency_policy Concurrency = single_threaded>

@@ -50,18 +50,27 @@ class frequency_sketch {
   }
 
   // Counts one occurrence of `hash`; may trigger the periodic halving.
-  void increment(std::uint64_t hash) noexcept {
+  void increment(std::uint64_t hash) noexcept { add(hash, 1); }
+
+  // Counts `count` occurrences of `hash` at once (each counter saturating at 15), as `count`
+  // increments would with no halving between them; may trigger the periodic halving.
+  void add(std::uint64_t hash, unsigned count) noexcept {
+    if (count == 0) return;
     const auto [block, counter_hash] = locate(hash);
-    bool added = false;
+    unsigned added = 0;
     for (unsigned i = 0; i < 4; ++i) {
       const auto [word, shift] = position(block, counter_hash, i);
-      if (((table_[word] >> shift) & 0xfu) != 0xfu) {
-        table_[word] += std::uint64_t{1} << shift;
-        added = true;
-      }
+      const auto current = static_cast<unsigned>((table_[word] >> shift) & 0xfu);
+      const unsigned step = std::min(count, 15u - current);
+      table_[word] += static_cast<std::uint64_t>(step) << shift;
+      added = std::max(added, step);
     }
-    if (added && ++additions_ >= sample_size_) halve();
+    additions_ += added;
+    if (added != 0 && additions_ >= sample_size_) halve();
   }
+
+  // Increments counted since the last halving (the halving comes at sample_size()).
+  [[nodiscard]] std::uint64_t additions() const noexcept { return additions_; }
 
   // Increments between two halvings (10 x capacity).
   [[nodiscard]] std::uint64_t sample_size() const noexcept { return sample_size_; }

@@ -51,8 +51,9 @@ template <eviction_policy Policy>
 }
 
 // The policy names replay_by_name() and cache_replay accept, in the order tables show them.
-inline constexpr std::array<std::string_view, 9> replay_policy_names{
-    "opt", "lru", "fifo", "clock", "lfu", "sieve", "s3fifo", "w_tinylfu", "adaptive"};
+inline constexpr std::array<std::string_view, 11> replay_policy_names{
+    "opt",    "lru",       "fifo", "clock", "lfu",     "sieve",
+    "s3fifo", "w_tinylfu", "arc",  "lirs",  "adaptive"};
 
 // Replays keys against the named policy ("opt" = Belady's optimum).
 // Throws scaling::invalid_argument for an unknown name or a capacity of 0.
@@ -67,10 +68,12 @@ inline constexpr std::array<std::string_view, 9> replay_policy_names{
   if (policy == "sieve") return replay<sieve>(keys, capacity);
   if (policy == "s3fifo") return replay<s3fifo>(keys, capacity);
   if (policy == "w_tinylfu") return replay<w_tinylfu>(keys, capacity);
+  if (policy == "arc") return replay<arc>(keys, capacity);
+  if (policy == "lirs") return replay<lirs>(keys, capacity);
   if (policy == "adaptive") return replay<adaptive>(keys, capacity);
   detail::throw_invalid_argument("scaling::replay_by_name", "policy",
                                  "must be one of opt, lru, fifo, clock, lfu, sieve, s3fifo, "
-                                 "w_tinylfu, adaptive",
+                                 "w_tinylfu, arc, lirs, adaptive",
                                  policy);
 }
 
