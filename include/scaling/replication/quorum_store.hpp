@@ -42,16 +42,18 @@
 //
 //   scaling::quorum_store<std::string, std::int64_t, std::string, std::greater<>> feed{
 //       {.nodes = 5, .replication_factor = 3}};
-//   feed.put("user:7", now_us, "alice liked your photo", {.level = scaling::quorum_level::quorum});
-//   auto latest = feed.get_range("user:7", {.limit = 20}, {.level =
-//   scaling::quorum_level::quorum}); feed.crash(2);                           // writes for its
-//   partitions leave hints feed.recover(2);                         // hints replayed auto report =
-//   feed.repair();             // anti-entropy: only differing ranges stream
+//   const auto quorum = scaling::quorum_level::quorum;
+//   feed.put("user:7", now_us, "alice liked your photo", {.level = quorum});
+//   auto latest = feed.get_range("user:7", {.limit = 20}, {.level = quorum});
+//   feed.crash(2);                  // writes for its partitions leave hints
+//   feed.recover(2);                // hints replayed
+//   auto report = feed.repair();    // anti-entropy: only differing ranges stream
 //
 // Failure modes shown: stale reads at low levels, `unavailable` when fewer than R or W replicas
 // are reachable (never a silent partial answer), writes lost when more than N - W replicas of a
 // partition lose their data, hints dropped past the window (repair() recovers them), tail
-// latency from one slow replica (speculative retry cuts it).
+// latency from one slow replica (speculative retry cuts it), and on a lab transport a replica
+// that fails with requests in flight (`timed_out`, a hint for each write it lost).
 //
 // Thread safety: with simulated_replicas every member function may be called concurrently (one
 // internal mutex); results are copies. With a lab transport the store lives on the simulation's
