@@ -307,13 +307,10 @@ class simulated_replicas {
 
   void send(std::size_t /*from*/, std::size_t to, std::function<void()> work,
             std::function<void(replica_reply)> reply) {
-    push(now_ + draw(to), [work = std::move(work), reply = std::move(reply)] {
-      work();
-      reply(replica_reply::answered);
-    });
+    push(now_ + draw(to), std::move(work), std::move(reply));
   }
   void after(std::chrono::nanoseconds delay, std::function<void()> f) {
-    push(now_ + delay, std::move(f));
+    push(now_ + delay, std::move(f), nullptr);
   }
   void node_down(std::size_t /*node*/) noexcept {}
   void node_up(std::size_t /*node*/) noexcept {}
@@ -326,6 +323,7 @@ class simulated_replicas {
       events_.pop_back();
       now_ = next.time;
       next.f();
+      if (next.reply) next.reply(replica_reply::answered);
     }
   }
 
@@ -344,6 +342,7 @@ class simulated_replicas {
     std::chrono::nanoseconds time;
     std::uint64_t seq;
     std::function<void()> f;
+    std::function<void(replica_reply)> reply;  // empty for a timer
   };
   static bool later(const event& a, const event& b) noexcept {
     return a.time != b.time ? a.time > b.time : a.seq > b.seq;
@@ -355,8 +354,9 @@ class simulated_replicas {
     }
     return l;
   }
-  void push(std::chrono::nanoseconds t, std::function<void()> f) {
-    events_.push_back(event{t, seq_++, std::move(f)});
+  void push(std::chrono::nanoseconds t, std::function<void()> f,
+            std::function<void(replica_reply)> reply) {
+    events_.push_back(event{t, seq_++, std::move(f), std::move(reply)});
     std::push_heap(events_.begin(), events_.end(), later);
   }
   std::chrono::nanoseconds draw(std::size_t i) {
