@@ -7,6 +7,7 @@
 #include <scaling/architecture/object_response.hpp>
 #include <scaling/architecture/partitioned_system.hpp>
 #include <scaling/architecture/queue_consumers.hpp>
+#include <scaling/architecture/quorum_replicas.hpp>
 #include <scaling/architecture/read_through.hpp>
 #include <scaling/architecture/replicated.hpp>
 #include <scaling/architecture/roles.hpp>

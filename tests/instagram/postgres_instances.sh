@@ -13,53 +13,11 @@ set -euo pipefail
 # SCALING_PG_TRACE=1 prints how long each start-up step took.
 t0=$(date +%s%N); stamp() { [ -n "${SCALING_PG_TRACE:-}" ] && echo "$(( ($(date +%s%N) - t0) / 1000000 )) ms: $*" >&2 || true; }
 
-pgbin="${SCALING_PG_BIN:-/usr/lib/postgresql/15/bin}"
-skip() {
-  echo "SKIPPED: $1"
-  [ "${SCALING_PG_OPTIONAL:-0}" = 1 ] && exec "${program[@]}"
-  exit 77
-}
-program=("$@")
-if [ ! -x "$pgbin/initdb" ] || [ ! -x "$pgbin/pg_basebackup" ]; then
-  skip "PostgreSQL 15 server binaries not found in $pgbin (Debian: postgresql-15)"
-fi
-if [ "$(id -u)" -eq 0 ]; then
-  if ! id postgres >/dev/null 2>&1; then
-    skip "running as root and there is no 'postgres' user to run the servers as"
-  fi
-  as_pg=(runuser -u postgres --)
-else
-  as_pg=()
-fi
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/scaling-ig.XXXXXX")
-[ "$(id -u)" -eq 0 ] && chown postgres "$work"
-nodes=(replica pg_c pg_b primary)
-
-cleanup() {
-  local rc=$?
-  for node in "${nodes[@]}"; do
-    if [ -f "$work/$node/postmaster.pid" ]; then
-      "${as_pg[@]}" "$pgbin/pg_ctl" -D "$work/$node" stop -m immediate -w >/dev/null 2>&1 || true
-    fi
-  done
-  if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
-    for log in "$work"/*.log; do
-      [ -f "$log" ] && { echo "---- $log (tail)"; tail -n 20 "$log"; }
-    done
-  fi
-  rm -rf "$work"
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Four distinct ports the kernel just handed out (free now), from one python3 start.
-read -r -a ports < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(4)]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))')
+# shellcheck source-path=SCRIPTDIR source=../support/postgres_common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../support/postgres_common.sh"
+pg_program=("$@")
+pg_setup scaling-ig replica pg_c pg_b primary
+read -r -a ports < <(pg_free_ports 4)
 declare -A port=([primary]=${ports[0]} [replica]=${ports[1]} [pg_b]=${ports[2]} [pg_c]=${ports[3]})
 stamp ports
 "${as_pg[@]}" "$pgbin/initdb" -D "$work/template" --auth=trust -U postgres --no-sync >"$work/initdb.log" 2>&1
@@ -94,9 +52,9 @@ echo "port = ${port[replica]}" | "${as_pg[@]}" tee -a "$work/replica/postgresql.
 "${as_pg[@]}" "$pgbin/pg_ctl" -D "$work/replica" -l "$work/replica.log" -w -t 30 start >/dev/null
 stamp replica
 
-conninfo() { echo "host=127.0.0.1 port=$1 user=postgres dbname=postgres"; }
-export SCALING_PG_PRIMARY="$(conninfo "${port[primary]}")"
-export SCALING_PG_REPLICA="$(conninfo "${port[replica]}")"
-export SCALING_PG_B="$(conninfo "${port[pg_b]}")"
-export SCALING_PG_C="$(conninfo "${port[pg_c]}")"
+SCALING_PG_PRIMARY=$(pg_conninfo "${port[primary]}")
+SCALING_PG_REPLICA=$(pg_conninfo "${port[replica]}")
+SCALING_PG_B=$(pg_conninfo "${port[pg_b]}")
+SCALING_PG_C=$(pg_conninfo "${port[pg_c]}")
+export SCALING_PG_PRIMARY SCALING_PG_REPLICA SCALING_PG_B SCALING_PG_C
 "$@"

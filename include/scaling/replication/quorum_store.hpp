@@ -1,7 +1,7 @@
 // scaling/replication/quorum_store.hpp: a leaderless, partitioned, replicated wide-row store
 // with tunable consistency (the Dynamo / Cassandra design), in process.
 //
-// What it is: `quorum_store<Partition, Clustering, Value, Compare, Clock>` keeps rows
+// What it is: `quorum_store<Partition, Clustering, Value, Compare, Clock, Transport>` keeps rows
 // (partition key, clustering key) -> value on `nodes` in-process nodes. A partition's N replicas
 // are the first N distinct nodes of a `hash_ring` from the partition key (`nodes_for`). Any node
 // coordinates any request; each request names its consistency level (one, quorum, all): a write
@@ -22,10 +22,17 @@
 // std::greater). Range reads merge replicas with short-read protection, so a limit is exact
 // even when one replica's tombstones hide another's rows.
 //
-// Time: the store does not sleep. Each replica answers after a simulated latency drawn from its
-// `replica_latency` (base + exponential tail, seeded), and every result reports the latency the
-// client would have seen, so tail-latency experiments are deterministic. Timestamps come from
-// Clock (microseconds), made strictly increasing by the store, so LWW never ties.
+// Time: where replica requests spend their time is a policy, the Transport parameter. The
+// default, `simulated_replicas`, runs in process: the store does not sleep, each replica answers
+// after a latency drawn from its `replica_latency` (base + exponential tail, seeded) on a
+// per-call virtual clock, and put / get / get_range return when every reply is in, reporting
+// the latency the client would have seen, so tail-latency experiments are deterministic. In the
+// scaling lab, `architecture::lab_quorum_replicas` makes each node a lab station (queueing,
+// service time; a slow node serves slowly) and carries the messages over `lab::network`; the
+// async_put / async_get / async_get_range calls complete at the virtual time the W-th or R-th
+// reply arrives, and speculative retry fires on a lab timer. The quorum logic is the same code
+// for both. Timestamps come from Clock (microseconds), made strictly increasing by the store,
+// so LWW never ties.
 //
 // When to pick it: to understand, test or simulate the trade-offs of a leaderless store
 // (consistency levels, stale reads, repair, a slow replica), and for small embedded use. At
@@ -35,30 +42,35 @@
 //
 //   scaling::quorum_store<std::string, std::int64_t, std::string, std::greater<>> feed{
 //       {.nodes = 5, .replication_factor = 3}};
-//   feed.put("user:7", now_us, "alice liked your photo", {.level = scaling::quorum_level::quorum});
-//   auto latest = feed.get_range("user:7", {.limit = 20}, {.level =
-//   scaling::quorum_level::quorum}); feed.crash(2);                           // writes for its
-//   partitions leave hints feed.recover(2);                         // hints replayed auto report =
-//   feed.repair();             // anti-entropy: only differing ranges stream
+//   const auto quorum = scaling::quorum_level::quorum;
+//   feed.put("user:7", now_us, "alice liked your photo", {.level = quorum});
+//   auto latest = feed.get_range("user:7", {.limit = 20}, {.level = quorum});
+//   feed.crash(2);                  // writes for its partitions leave hints
+//   feed.recover(2);                // hints replayed
+//   auto report = feed.repair();    // anti-entropy: only differing ranges stream
 //
 // Failure modes shown: stale reads at low levels, `unavailable` when fewer than R or W replicas
 // are reachable (never a silent partial answer), writes lost when more than N - W replicas of a
 // partition lose their data, hints dropped past the window (repair() recovers them), tail
-// latency from one slow replica (speculative retry cuts it).
+// latency from one slow replica (speculative retry cuts it), and on a lab transport a replica
+// that fails with requests in flight (`timed_out`, a hint for each write it lost).
 //
-// Thread safety: every member function may be called concurrently (one internal mutex); results
-// are copies.
+// Thread safety: with simulated_replicas every member function may be called concurrently (one
+// internal mutex); results are copies. With a lab transport the store lives on the simulation's
+// one thread (Transport::mutex_type is single_thread_lock).
 // Complexity: put O(N log rows); get O(R log rows); get_range O(R (log rows + rows read));
 // repair O(total rows x log); divergent_rows O(total rows x N).
 #pragma once
 
 #include <algorithm>
 #include <chrono>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <limits>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -113,10 +125,22 @@ enum class quorum_status : std::uint8_t {
   // Fewer replicas reachable from the coordinator than the level needs (or the named
   // coordinator is down): nothing was written or read. Cassandra's UnavailableException.
   unavailable,
+  // The request was sent, but a replica failed before answering and fewer than R or W replies
+  // can still come (Cassandra's read / write timeout). A write may be applied on the replicas
+  // that answered, and the lost ones get a hint: it is not acknowledged, not undone.
+  timed_out,
 };
 
 [[nodiscard]] constexpr std::string_view to_string(quorum_status status) noexcept {
-  return status == quorum_status::ok ? "ok" : "unavailable: fewer replicas reachable than asked";
+  switch (status) {
+    case quorum_status::ok:
+      return "ok";
+    case quorum_status::unavailable:
+      return "unavailable: fewer replicas reachable than asked";
+    case quorum_status::timed_out:
+      return "timed out: a replica failed before answering";
+  }
+  return "?";
 }
 
 // A replica's simulated response time: base + an exponential tail of mean `tail_mean`.
@@ -211,6 +235,7 @@ struct quorum_store_stats {
   std::uint64_t acknowledged_writes = 0;
   std::uint64_t reads = 0;
   std::uint64_t unavailable = 0;  // requests refused: too few replicas reachable
+  std::uint64_t timed_out = 0;    // requests sent whose replicas failed before R / W answered
   std::uint64_t stale_reads = 0;  // reads older than the newest acknowledged write
   std::uint64_t speculative_retries = 0;
   std::uint64_t read_repairs = 0;  // cells written by read repair
@@ -220,26 +245,176 @@ struct quorum_store_stats {
   std::uint64_t anti_entropy_cells = 0;
 };
 
+// --- transports: where replica requests spend their time ------------------------------------
+
+// How a replica request ended, as the coordinator sees it.
+enum class replica_reply : std::uint8_t {
+  answered,  // the replica did the work and its answer arrived
+  lost,      // the replica failed (or refused) before answering: no answer will come
+};
+
+// The lock of a store that lives on one thread (a lab simulation): locking does nothing.
+struct single_thread_lock {
+  void lock() noexcept {}
+  void unlock() noexcept {}
+};
+
+// Carries the coordinator's requests to replicas and their answers back, and keeps time.
+// `send(from, to, work, reply)` runs `work` at replica `to` when it serves the request (the
+// replica reads or writes its data then), and `reply` back at `from` when the answer arrives
+// (answered), or once with lost when `to` fails first; neither runs inside send. `after(d, f)`
+// runs f d later (the speculative-retry timer). `elapsed()` is the transport's time, from which
+// latencies are measured; `node_down` / `node_up` mirror crash and recover. `mutex_type` is the
+// lock the store takes (std::mutex, or single_thread_lock on one thread).
+template <class T>
+concept quorum_transport = requires(T& t, const T& ct, std::size_t node,
+                                    std::chrono::nanoseconds delay, std::function<void()> work,
+                                    std::function<void(replica_reply)> reply) {
+  typename T::mutex_type;
+  { ct.nodes() } -> std::convertible_to<std::size_t>;
+  { ct.elapsed() } -> std::same_as<std::chrono::nanoseconds>;
+  t.send(node, node, std::move(work), std::move(reply));
+  t.after(delay, std::move(work));
+  t.node_down(node);
+  t.node_up(node);
+};
+
+// A transport that can finish, inside one call, everything sent so far: `settle()` runs every
+// pending event. With it the store offers the blocking put / erase / get / get_range; without
+// it (the lab, where time moves only when the simulation runs) the async_ calls.
+template <class T>
+concept settling_quorum_transport = quorum_transport<T> && requires(T& t) {
+  t.settle();
+};
+
+// The in-process transport: each replica answers after a latency drawn from its
+// replica_latency (seeded), on a virtual clock private to the store that settle() advances
+// from event to event. Nothing fails in flight here: the store does not send to a node that
+// is down, and a blocking call settles before it returns.
+// Thread safety: none of its own; the store calls it under its mutex.
+class simulated_replicas {
+ public:
+  using mutex_type = std::mutex;
+
+  // Throws scaling::invalid_argument for a negative latency.
+  simulated_replicas(std::size_t nodes, replica_latency latency, std::uint64_t seed)
+      : latency_(nodes, checked(latency)), rng_(seed) {}
+  explicit simulated_replicas(const quorum_store_options& options)
+      : simulated_replicas(options.nodes, options.latency, options.seed) {}
+
+  [[nodiscard]] std::size_t nodes() const noexcept { return latency_.size(); }
+  [[nodiscard]] std::chrono::nanoseconds elapsed() const noexcept { return now_; }
+
+  void send(std::size_t /*from*/, std::size_t to, std::function<void()> work,
+            std::function<void(replica_reply)> reply) {
+    push(now_ + draw(to), std::move(work), std::move(reply));
+  }
+  void after(std::chrono::nanoseconds delay, std::function<void()> f) {
+    push(now_ + delay, std::move(f), nullptr);
+  }
+  void node_down(std::size_t /*node*/) noexcept {}
+  void node_up(std::size_t /*node*/) noexcept {}
+
+  // Runs every pending event in time order (same time: in the order sent).
+  void settle() {
+    while (!events_.empty()) {
+      std::pop_heap(events_.begin(), events_.end(), later);
+      event next = std::move(events_.back());
+      events_.pop_back();
+      now_ = next.time;
+      next.f();
+      if (next.reply) next.reply(replica_reply::answered);
+    }
+  }
+
+  // Sets a node's response time. Throws scaling::invalid_argument for a negative latency or a
+  // node index >= nodes().
+  void set_latency(std::size_t node, replica_latency latency) {
+    if (node >= latency_.size()) {
+      detail::throw_invalid_argument("scaling::simulated_replicas", "node",
+                                     "must be a node index < nodes()", node);
+    }
+    latency_[node] = checked(latency);
+  }
+
+ private:
+  struct event {
+    std::chrono::nanoseconds time;
+    std::uint64_t seq;
+    std::function<void()> f;
+    std::function<void(replica_reply)> reply;  // empty for a timer
+  };
+  static bool later(const event& a, const event& b) noexcept {
+    return a.time != b.time ? a.time > b.time : a.seq > b.seq;
+  }
+  static replica_latency checked(replica_latency l) {
+    if (l.base.count() < 0 || l.tail_mean.count() < 0) {
+      detail::throw_invalid_argument("scaling::quorum_store", "latency", "must not be negative",
+                                     std::min(l.base.count(), l.tail_mean.count()));
+    }
+    return l;
+  }
+  void push(std::chrono::nanoseconds t, std::function<void()> f,
+            std::function<void(replica_reply)> reply) {
+    events_.push_back(event{t, seq_++, std::move(f), std::move(reply)});
+    std::push_heap(events_.begin(), events_.end(), later);
+  }
+  std::chrono::nanoseconds draw(std::size_t i) {
+    const auto& l = latency_[i];
+    double tail = 0.0;
+    if (l.tail_mean.count() > 0) {
+      std::exponential_distribution<double> exp{1.0 / static_cast<double>(l.tail_mean.count())};
+      tail = exp(rng_);
+    }
+    return l.base + std::chrono::nanoseconds{static_cast<std::int64_t>(tail)};
+  }
+
+  std::vector<replica_latency> latency_;
+  std::mt19937_64 rng_;
+  std::vector<event> events_;
+  std::uint64_t seq_ = 0;
+  std::chrono::nanoseconds now_{0};
+};
+
+static_assert(settling_quorum_transport<simulated_replicas>);
+
 template <class Partition, class Clustering, class Value, class Compare = std::less<Clustering>,
-          clock_source Clock = std::chrono::steady_clock>
+          clock_source Clock = std::chrono::steady_clock,
+          quorum_transport Transport = simulated_replicas>
 requires hasher_for<scaling::hash<>, Partition> && hasher_for<scaling::hash<>, Clustering>
 class quorum_store {
  public:
   using row_type = wide_row<Clustering, Value>;
   using slice_type = quorum_slice<Clustering>;
 
+  using transport_type = Transport;
+  using read_result = quorum_read_result<Value>;
+  using range_result = quorum_range_result<Clustering, Value>;
+
   // Throws scaling::invalid_argument for nodes < replication_factor, replication_factor 0,
   // points_per_node 0, repair_ranges 0, a negative latency or a non-positive retry delay.
   explicit quorum_store(quorum_store_options options = {}, Clock clock = Clock{},
-                        Compare compare = Compare{})
+                        Compare compare = Compare{}) requires
+      std::constructible_from<Transport, const quorum_store_options&>
+      : quorum_store(options, Transport{validated(options)}, std::move(clock), compare) {}
+
+  // A store whose replica requests travel over `transport` (a lab_quorum_replicas, say).
+  // Throws scaling::invalid_argument as above, and if transport.nodes() != options.nodes.
+  quorum_store(quorum_store_options options, Transport transport, Clock clock = Clock{},
+               Compare compare = Compare{})
       : options_(validated(std::move(options))),
+        transport_(std::move(transport)),
         clock_(std::move(clock)),
         compare_(compare),
         ring_(ring_config{options_.points_per_node, 1}),
         rng_(options_.seed) {
+    if (transport_.nodes() != options_.nodes) {
+      detail::throw_invalid_argument(component, "transport", "must have options.nodes nodes",
+                                     transport_.nodes());
+    }
     nodes_.reserve(options_.nodes);
     for (std::size_t i = 0; i < options_.nodes; ++i) {
-      nodes_.push_back(node{table{}, options_.latency, true, 0});
+      nodes_.push_back(node{table{}, true, 0});
       ring_.add(static_cast<std::uint32_t>(i));
     }
   }
@@ -251,73 +426,80 @@ class quorum_store {
   // than the level's W replicas are reachable from the coordinator.
   // Throws scaling::invalid_argument for a coordinator index out of range.
   quorum_write_result put(const Partition& partition, const Clustering& clustering, Value value,
-                          const quorum_write_options& options = {}) {
+                          const quorum_write_options& options = {}) requires
+      settling_quorum_transport<Transport> {
     std::scoped_lock lock{mutex_};
-    return write(partition, clustering, std::optional<Value>{std::move(value)}, options);
+    return settled_write(partition, clustering, std::optional<Value>{std::move(value)}, options);
   }
 
   // Deletes the row by writing a tombstone (it wins over older values on every replica).
   quorum_write_result erase(const Partition& partition, const Clustering& clustering,
-                            const quorum_write_options& options = {}) {
+                            const quorum_write_options& options = {}) requires
+      settling_quorum_transport<Transport> {
     std::scoped_lock lock{mutex_};
-    return write(partition, clustering, std::nullopt, options);
+    return settled_write(partition, clustering, std::nullopt, options);
   }
 
   // Reads one row at the level's R replicas, newest timestamp wins; repairs the replicas asked.
   // Throws scaling::invalid_argument for a coordinator index out of range.
-  [[nodiscard]] quorum_read_result<Value> get(const Partition& partition,
-                                              const Clustering& clustering,
-                                              const quorum_read_options& options = {}) {
+  [[nodiscard]] read_result get(const Partition& partition, const Clustering& clustering,
+                                const quorum_read_options& options = {}) requires
+      settling_quorum_transport<Transport> {
     std::scoped_lock lock{mutex_};
-    quorum_read_result<Value> out;
-    const read_outcome r =
-        read(partition, bounds{clustering, false, clustering, false}, 1, options);
-    out.status = r.status;
-    out.speculated = r.speculated;
-    out.repaired = r.repaired;
-    out.latency = r.latency;
-    if (r.status != quorum_status::ok) return out;
-    if (const auto it = r.merged.find(clustering); it != r.merged.end()) {
-      out.value = it->second.value;
-      out.timestamp = it->second.timestamp;
-    }
-    if (options_.count_stale_reads) {
-      // Stale: the newest acknowledged write is not what came back (a missing tombstone that
-      // leaves the row absent is the right answer, so it is not stale).
-      const auto truth = lookup(oracle_, partition, clustering);
-      out.stale = truth.has_value() && truth->timestamp > out.timestamp &&
-                  (truth->value.has_value() || out.value.has_value());
-      if (out.stale) ++stats_.stale_reads;
-    }
+    read_result out;
+    start_get(partition, clustering, options, [&out](read_result r) { out = std::move(r); });
+    transport_.settle();
     return out;
   }
 
   // Reads a slice of a partition: live rows in Compare order, at most slice.limit of them.
   // Throws scaling::invalid_argument for limit 0, from after to, or a bad coordinator index.
-  [[nodiscard]] quorum_range_result<Clustering, Value> get_range(
-      const Partition& partition, const slice_type& slice,
-      const quorum_read_options& options = {}) {
-    if (slice.limit == 0) detail::throw_invalid_argument(component, "limit", "must be >= 1", 0);
-    if (slice.from && slice.to && compare_(*slice.to, *slice.from)) {
-      detail::throw_invalid_argument(component, "slice",
-                                     "must have from <= to in clustering order");
-    }
+  [[nodiscard]] range_result get_range(const Partition& partition, const slice_type& slice,
+                                       const quorum_read_options& options = {}) requires
+      settling_quorum_transport<Transport> {
+    check_slice(slice);
     std::scoped_lock lock{mutex_};
-    quorum_range_result<Clustering, Value> out;
-    const bounds b = to_bounds(slice);
-    const read_outcome r = read(partition, b, slice.limit, options);
-    out.status = r.status;
-    out.speculated = r.speculated;
-    out.repaired = r.repaired;
-    out.latency = r.latency;
-    if (r.status != quorum_status::ok) return out;
-    out.rows = live_rows(r.merged, slice.limit);
-    if (options_.count_stale_reads) {
-      const auto truth = oracle_slice(partition, b, slice.limit);
-      out.stale = !same_versions(truth, out.rows);
-      if (out.stale) ++stats_.stale_reads;
-    }
+    range_result out;
+    start_range(partition, slice, options, [&out](range_result r) { out = std::move(r); });
+    transport_.settle();
     return out;
+  }
+
+  // --- asynchronous requests, for a transport that runs on its own time (the lab) -------------
+  // Each starts the request and returns; `done` runs exactly once, never inside the call, when
+  // the W-th (R-th) reply arrives, or with unavailable / timed_out. Arguments are checked, and
+  // thrown for, as in the blocking calls.
+
+  template <std::invocable<quorum_write_result> Handler>
+  requires(!settling_quorum_transport<Transport>) void async_put(
+      const Partition& partition, const Clustering& clustering, Value value,
+      const quorum_write_options& options, Handler done) {
+    std::scoped_lock lock{mutex_};
+    (void)start_write(partition, clustering, std::optional<Value>{std::move(value)}, options,
+                      std::move(done));
+  }
+  template <std::invocable<quorum_write_result> Handler>
+  requires(!settling_quorum_transport<Transport>) void async_erase(
+      const Partition& partition, const Clustering& clustering, const quorum_write_options& options,
+      Handler done) {
+    std::scoped_lock lock{mutex_};
+    (void)start_write(partition, clustering, std::nullopt, options, std::move(done));
+  }
+  template <std::invocable<read_result> Handler>
+  requires(!settling_quorum_transport<Transport>) void async_get(const Partition& partition,
+                                                                 const Clustering& clustering,
+                                                                 const quorum_read_options& options,
+                                                                 Handler done) {
+    std::scoped_lock lock{mutex_};
+    start_get(partition, clustering, options, std::move(done));
+  }
+  template <std::invocable<range_result> Handler>
+  requires(!settling_quorum_transport<Transport>) void async_get_range(
+      const Partition& partition, const slice_type& slice, const quorum_read_options& options,
+      Handler done) {
+    check_slice(slice);
+    std::scoped_lock lock{mutex_};
+    start_range(partition, slice, options, std::move(done));
   }
 
   // --- failures, for tests, simulations and the lab -----------------------------------------
@@ -327,12 +509,14 @@ class quorum_store {
     std::scoped_lock lock{mutex_};
     check_node(node_index, "node");
     nodes_[node_index].alive = false;
+    transport_.node_down(node_index);
   }
   // The node answers again; hints for it (and held by it) are replayed.
   void recover(std::size_t node_index) {
     std::scoped_lock lock{mutex_};
     check_node(node_index, "node");
     nodes_[node_index].alive = true;
+    transport_.node_up(node_index);
     deliver_hints_locked();
   }
   // The node's disk is lost and it is replaced by an empty one (alive): its rows and the hints
@@ -342,6 +526,7 @@ class quorum_store {
     check_node(node_index, "node");
     nodes_[node_index].data.clear();
     nodes_[node_index].alive = true;
+    transport_.node_up(node_index);
     const auto before = hints_.size();
     std::erase_if(hints_, [&](const hint& h) { return h.holder == node_index; });
     stats_.hints_dropped += before - hints_.size();
@@ -375,12 +560,17 @@ class quorum_store {
       n.group = 0;
     deliver_hints_locked();
   }
-  // Sets a node's simulated response time (a slow disk, a GC pause, a noisy neighbour).
-  void set_latency(std::size_t node_index, replica_latency latency) {
+  // Sets a node's simulated response time (a slow disk, a GC pause, a noisy neighbour). In the
+  // lab, a node's service law is the transport's: transport().set_service(node, law).
+  void set_latency(std::size_t node_index, replica_latency latency) requires
+      requires(Transport& t, std::size_t n, replica_latency l) {
+    t.set_latency(n, l);
+  }
+  {
     std::scoped_lock lock{mutex_};
     check_node(node_index, "node");
     check_latency(latency);
-    nodes_[node_index].latency = latency;
+    transport_.set_latency(node_index, latency);
   }
   // Replays the hints whose holder and target are up and connected; returns how many.
   std::size_t deliver_hints() {
@@ -508,6 +698,9 @@ class quorum_store {
     return stats_;
   }
   [[nodiscard]] const quorum_store_options& settings() const noexcept { return options_; }
+  // The transport, for what is its own (a lab node's station and service law).
+  [[nodiscard]] Transport& transport() noexcept { return transport_; }
+  [[nodiscard]] const Transport& transport() const noexcept { return transport_; }
 
  private:
   static constexpr std::string_view component = "scaling::quorum_store";
@@ -522,7 +715,6 @@ class quorum_store {
 
   struct node {
     table data;
-    replica_latency latency;
     bool alive = true;
     std::size_t group = 0;
   };
@@ -612,16 +804,6 @@ class quorum_store {
     return nodes_[to].alive && nodes_[to].group == nodes_[from].group;
   }
 
-  std::chrono::nanoseconds draw_latency(std::size_t i) {
-    const auto& l = nodes_[i].latency;
-    double tail = 0.0;
-    if (l.tail_mean.count() > 0) {
-      std::exponential_distribution<double> exp{1.0 / static_cast<double>(l.tail_mean.count())};
-      tail = exp(rng_);
-    }
-    return l.base + std::chrono::nanoseconds{static_cast<std::int64_t>(tail)};
-  }
-
   std::uint64_t next_timestamp() {
     const auto now =
         std::chrono::duration_cast<std::chrono::microseconds>(clock_.now().time_since_epoch())
@@ -665,38 +847,130 @@ class quorum_store {
     return up;
   }
 
-  quorum_write_result write(const Partition& p, const Clustering& key, std::optional<Value> value,
-                            const quorum_write_options& options) {
+  // Who serves a request: its coordinator, the partition's replicas, those the coordinator can
+  // reach, and how many answers the level needs. Not ok: unavailable (counted here).
+  struct request_plan {
+    std::size_t coordinator = npos;
+    std::vector<std::size_t> replicas;
+    std::vector<std::size_t> up;
+    std::size_t needed = 0;
+    [[nodiscard]] bool ok() const noexcept { return coordinator != npos && up.size() >= needed; }
+  };
+  request_plan plan_request(const Partition& p, quorum_level level,
+                            const std::optional<std::size_t>& named) {
+    request_plan plan;
+    plan.coordinator = coordinator(named);
+    plan.replicas = replicas_of(p);
+    plan.needed = replicas_needed(level, plan.replicas.size());
+    plan.up = reachable_from(plan.coordinator, plan.replicas);
+    if (!plan.ok()) ++stats_.unavailable;
+    return plan;
+  }
+
+  // Runs `done(value)` through the transport, never inside the call that started the request.
+  template <class Handler, class Result>
+  void post(Handler done, Result value) {
+    transport_.after(
+        std::chrono::nanoseconds{0},
+        [done = std::move(done), value = std::move(value)]() mutable { done(std::move(value)); });
+  }
+
+  void store_hint(std::size_t holder, std::size_t target, const Partition& p, const Clustering& key,
+                  const cell& c) {
+    hints_.push_back(hint{holder, target, p, key, c, clock_.now()});
+    ++stats_.hints_stored;
+  }
+
+  struct write_state {
+    quorum_write_result result;
+    std::size_t needed = 0;
+    std::size_t outstanding = 0;  // sent, neither answered nor lost yet
+    std::size_t coordinator = 0;
+    Partition partition;
+    Clustering clustering;
+    cell value;
+    std::chrono::nanoseconds started{0};
+    bool reported = false;
+    std::function<void(quorum_write_result)> done;
+  };
+
+  // Sends the write to every reachable replica (a hint for the others); `done` runs at the W-th
+  // acknowledgement. Returns the request's state (null when unavailable), which keeps counting
+  // the acknowledgements that come after.
+  std::shared_ptr<write_state> start_write(const Partition& p, const Clustering& key,
+                                           std::optional<Value> value,
+                                           const quorum_write_options& options,
+                                           std::function<void(quorum_write_result)> done) {
     ++stats_.writes;
-    quorum_write_result out;
-    const std::size_t coord = coordinator(options.coordinator);
-    const auto replicas = replicas_of(p);
-    const std::size_t needed = replicas_needed(options.level, replicas.size());
-    std::vector<std::size_t> up = reachable_from(coord, replicas);
-    if (coord == npos || up.size() < needed) {
-      ++stats_.unavailable;
+    const request_plan plan = plan_request(p, options.level, options.coordinator);
+    if (!plan.ok()) {
+      quorum_write_result out;
       out.status = quorum_status::unavailable;
-      out.acks = up.size();
-      return out;
+      out.acks = plan.up.size();
+      post(std::move(done), out);
+      return nullptr;
     }
-    const cell c{std::move(value), next_timestamp()};
-    std::vector<std::chrono::nanoseconds> answers;
-    for (const std::size_t r : replicas) {
-      if (reachable(coord, r)) {
-        (void)apply(nodes_[r].data, p, key, c);
-        answers.push_back(draw_latency(r));
-      } else {
-        hints_.push_back(hint{coord, r, p, key, c, clock_.now()});
-        ++stats_.hints_stored;
-        ++out.hints;
+    auto w = std::make_shared<write_state>(write_state{{},
+                                                       plan.needed,
+                                                       0,
+                                                       plan.coordinator,
+                                                       p,
+                                                       key,
+                                                       cell{std::move(value), next_timestamp()},
+                                                       transport_.elapsed(),
+                                                       false,
+                                                       std::move(done)});
+    w->result.timestamp = w->value.timestamp;
+    for (const std::size_t r : plan.replicas) {
+      if (!reachable(plan.coordinator, r)) {
+        store_hint(plan.coordinator, r, p, key, w->value);
+        ++w->result.hints;
+        continue;
       }
+      ++w->outstanding;
+      transport_.send(
+          plan.coordinator, r,
+          [this, w, r] { (void)apply(nodes_[r].data, w->partition, w->clustering, w->value); },
+          [this, w, r](replica_reply reply) { on_write_reply(*w, r, reply); });
     }
-    std::sort(answers.begin(), answers.end());
-    out.acks = answers.size();
-    out.timestamp = c.timestamp;
-    out.latency = answers[needed - 1];
-    if (options_.count_stale_reads) (void)apply(oracle_, p, key, c);
-    ++stats_.acknowledged_writes;
+    return w;
+  }
+
+  void on_write_reply(write_state& w, std::size_t replica, replica_reply reply) {
+    --w.outstanding;
+    if (reply == replica_reply::answered) {
+      ++w.result.acks;
+    } else {  // the replica failed before applying it: a hint, as for one that was down
+      store_hint(w.coordinator, replica, w.partition, w.clustering, w.value);
+      ++w.result.hints;
+    }
+    if (w.reported) return;
+    if (w.result.acks == w.needed) {
+      if (options_.count_stale_reads) (void)apply(oracle_, w.partition, w.clustering, w.value);
+      ++stats_.acknowledged_writes;
+    } else if (w.result.acks + w.outstanding < w.needed) {
+      w.result.status = quorum_status::timed_out;
+      ++stats_.timed_out;
+    } else {
+      return;
+    }
+    w.reported = true;
+    w.result.latency = transport_.elapsed() - w.started;
+    w.done(w.result);
+  }
+
+  // A blocking write: settles every reply, so `acks` counts every replica that applied it.
+  quorum_write_result settled_write(const Partition& p, const Clustering& key,
+                                    std::optional<Value> value,
+                                    const quorum_write_options& options) {
+    quorum_write_result out;
+    const auto w =
+        start_write(p, key, std::move(value), options, [&out](quorum_write_result r) { out = r; });
+    transport_.settle();
+    if (w) {
+      out.acks = w->result.acks;
+      out.hints = w->result.hints;
+    }
     return out;
   }
 
@@ -738,17 +1012,23 @@ class quorum_store {
   // Merges the answers of `sources` with short-read protection: a replica that stopped at its
   // limit is only trusted up to its last key, so the merge re-asks past the shortest such cut
   // until it has `limit` live rows or nothing is left.
+  // `first`, when given, is the first round's answers (read at the replicas when they served
+  // the request); the later rounds read `sources` now.
   [[nodiscard]] cells merge_slices(const std::vector<const table*>& sources, const Partition& p,
-                                   bounds b, std::size_t limit) const {
+                                   bounds b, std::size_t limit,
+                                   std::vector<replica_answer> first = {}) const {
     cells merged{compare_};
     std::size_t live = 0;
     for (;;) {
       std::optional<Clustering> cut;
-      std::vector<replica_answer> answers;
-      answers.reserve(sources.size());
-      for (const table* t : sources) {
-        answers.push_back(collect(*t, p, b, limit - live));
-        const auto& a = answers.back();
+      std::vector<replica_answer> answers = std::move(first);
+      first.clear();
+      if (answers.empty()) {
+        answers.reserve(sources.size());
+        for (const table* t : sources)
+          answers.push_back(collect(*t, p, b, limit - live));
+      }
+      for (const auto& a : answers) {
         if (a.truncated && (!cut || compare_(a.cells_read.back().first, *cut))) {
           cut = a.cells_read.back().first;
         }
@@ -769,46 +1049,156 @@ class quorum_store {
     }
   }
 
-  read_outcome read(const Partition& p, const bounds& b, std::size_t limit,
-                    const quorum_read_options& options) {
+  struct read_state {
+    std::size_t coordinator = 0;
+    std::vector<std::size_t> up;  // shuffled: the first `needed` are asked, the rest are spares
+    std::size_t needed = 0;
+    Partition partition;
+    bounds range;
+    std::size_t limit = 0;
+    std::chrono::nanoseconds started{0};
+    std::size_t asked = 0;
+    std::size_t outstanding = 0;
+    std::vector<std::optional<replica_answer>> served;  // by index in `up`: read at the replica
+    std::vector<std::size_t> answered;                  // indices in `up`, in arrival order
+    bool speculated = false;
+    bool reported = false;
+    std::function<void(read_outcome)> finish;
+  };
+
+  // Asks R reachable replicas (no snitch: any R); `finish` runs at the R-th answer. A read
+  // still waiting after speculative_retry_after asks one spare replica too.
+  void start_read(const Partition& p, const bounds& b, std::size_t limit,
+                  const quorum_read_options& options, std::function<void(read_outcome)> finish) {
     ++stats_.reads;
-    read_outcome out{quorum_status::ok, cells{compare_}, false, 0, {}};
-    const std::size_t coord = coordinator(options.coordinator);
-    const auto replicas = replicas_of(p);
-    const std::size_t needed = replicas_needed(options.level, replicas.size());
-    std::vector<std::size_t> up = reachable_from(coord, replicas);
-    if (coord == npos || up.size() < needed) {
-      ++stats_.unavailable;
-      out.status = quorum_status::unavailable;
-      return out;
+    request_plan plan = plan_request(p, options.level, options.coordinator);
+    if (!plan.ok()) {
+      read_outcome out{quorum_status::unavailable, cells{compare_}, false, 0, {}};
+      post(std::move(finish), std::move(out));
+      return;
     }
-    std::shuffle(up.begin(), up.end(), rng_);  // no snitch: any reachable replicas
-    std::vector<std::pair<std::chrono::nanoseconds, std::size_t>> answers;
-    for (std::size_t k = 0; k < needed; ++k)
-      answers.emplace_back(draw_latency(up[k]), up[k]);
-    std::sort(answers.begin(), answers.end());
-    const auto& retry = options_.speculative_retry_after;
-    if (retry && up.size() > needed && answers.back().first > *retry) {
-      // One more replica, asked at the retry delay; the first `needed` answers complete it.
-      answers.emplace_back(*retry + draw_latency(up[needed]), up[needed]);
-      std::sort(answers.begin(), answers.end());
-      answers.resize(needed);
-      out.speculated = true;
-      ++stats_.speculative_retries;
+    std::shuffle(plan.up.begin(), plan.up.end(), rng_);
+    auto s = std::make_shared<read_state>();
+    s->coordinator = plan.coordinator;
+    s->needed = plan.needed;
+    s->served.resize(plan.up.size());
+    s->up = std::move(plan.up);
+    s->partition = p;
+    s->range = b;
+    s->limit = limit;
+    s->started = transport_.elapsed();
+    s->finish = std::move(finish);
+    for (std::size_t k = 0; k < s->needed; ++k)
+      ask(s);
+    if (options_.speculative_retry_after && s->up.size() > s->needed) {
+      transport_.after(*options_.speculative_retry_after, [this, s] {
+        if (s->reported || s->asked == s->up.size()) return;
+        s->speculated = true;
+        ++stats_.speculative_retries;
+        ask(s);
+      });
     }
-    out.latency = answers.back().first;
-    std::vector<const table*> sources;
-    for (const auto& a : answers)
-      sources.push_back(&nodes_[a.second].data);
-    out.merged = merge_slices(sources, p, b, limit);
-    // Read repair: the replicas that answered get every merged cell they lack.
-    for (const auto& a : answers) {
-      for (const auto& [key, c] : out.merged) {
-        if (apply(nodes_[a.second].data, p, key, c)) ++out.repaired;
+  }
+
+  void ask(const std::shared_ptr<read_state>& s) {
+    const std::size_t k = s->asked++;
+    const std::size_t r = s->up[k];
+    ++s->outstanding;
+    transport_.send(
+        s->coordinator, r,
+        [this, s, k, r] {
+          s->served[k] = collect(nodes_[r].data, s->partition, s->range, s->limit);
+        },
+        [this, s, k](replica_reply reply) { on_read_reply(*s, k, reply); });
+  }
+
+  void on_read_reply(read_state& s, std::size_t k, replica_reply reply) {
+    --s.outstanding;
+    if (s.reported) return;
+    if (reply == replica_reply::answered) s.answered.push_back(k);
+    read_outcome out{quorum_status::ok, cells{compare_}, s.speculated, 0, {}};
+    if (s.answered.size() == s.needed) {
+      // Merge the first R answers; read repair gives those replicas every cell they lack.
+      std::vector<replica_answer> first;
+      std::vector<const table*> sources;
+      for (const std::size_t i : s.answered) {
+        first.push_back(std::move(*s.served[i]));
+        sources.push_back(&nodes_[s.up[i]].data);
       }
+      out.merged = merge_slices(sources, s.partition, s.range, s.limit, std::move(first));
+      for (const std::size_t i : s.answered) {
+        for (const auto& [key, c] : out.merged) {
+          if (apply(nodes_[s.up[i]].data, s.partition, key, c)) ++out.repaired;
+        }
+      }
+      stats_.read_repairs += out.repaired;
+    } else if (s.answered.size() + s.outstanding < s.needed) {
+      out.status = quorum_status::timed_out;
+      ++stats_.timed_out;
+    } else {
+      return;
     }
-    stats_.read_repairs += out.repaired;
-    return out;
+    s.reported = true;
+    out.latency = transport_.elapsed() - s.started;
+    s.finish(std::move(out));
+  }
+
+  void check_slice(const slice_type& slice) const {
+    if (slice.limit == 0) detail::throw_invalid_argument(component, "limit", "must be >= 1", 0);
+    if (slice.from && slice.to && compare_(*slice.to, *slice.from)) {
+      detail::throw_invalid_argument(component, "slice",
+                                     "must have from <= to in clustering order");
+    }
+  }
+
+  template <class Handler>
+  void start_get(const Partition& p, const Clustering& key, const quorum_read_options& options,
+                 Handler done) {
+    // Stale is judged against the writes acknowledged before the read started.
+    std::optional<cell> truth;
+    if (options_.count_stale_reads) truth = lookup(oracle_, p, key);
+    start_read(p, bounds{key, false, key, false}, 1, options,
+               [this, key, truth, done = std::move(done)](read_outcome r) mutable {
+                 read_result out;
+                 out.status = r.status;
+                 out.speculated = r.speculated;
+                 out.repaired = r.repaired;
+                 out.latency = r.latency;
+                 if (r.status == quorum_status::ok) {
+                   if (const auto it = r.merged.find(key); it != r.merged.end()) {
+                     out.value = it->second.value;
+                     out.timestamp = it->second.timestamp;
+                   }
+                   // A missing tombstone that leaves the row absent is the right answer.
+                   out.stale = truth.has_value() && truth->timestamp > out.timestamp &&
+                               (truth->value.has_value() || out.value.has_value());
+                   if (out.stale) ++stats_.stale_reads;
+                 }
+                 done(std::move(out));
+               });
+  }
+
+  template <class Handler>
+  void start_range(const Partition& p, const slice_type& slice, const quorum_read_options& options,
+                   Handler done) {
+    const bounds b = to_bounds(slice);
+    std::optional<std::vector<row_type>> truth;
+    if (options_.count_stale_reads) truth = oracle_slice(p, b, slice.limit);
+    start_read(p, b, slice.limit, options,
+               [this, limit = slice.limit, truth = std::move(truth),
+                done = std::move(done)](read_outcome r) mutable {
+                 range_result out;
+                 out.status = r.status;
+                 out.speculated = r.speculated;
+                 out.repaired = r.repaired;
+                 out.latency = r.latency;
+                 if (r.status == quorum_status::ok) {
+                   out.rows = live_rows(r.merged, limit);
+                   out.stale = truth.has_value() && !same_versions(*truth, out.rows);
+                   if (out.stale) ++stats_.stale_reads;
+                 }
+                 done(std::move(out));
+               });
   }
 
   [[nodiscard]] bounds to_bounds(const slice_type& s) const {
@@ -880,13 +1270,14 @@ class quorum_store {
   }
 
   quorum_store_options options_;
+  Transport transport_;
   Clock clock_;
   [[no_unique_address]] Compare compare_;
   scaling::hash<> hash_{};
   hash_ring<std::uint32_t> ring_;
   std::mt19937_64 rng_;
   table oracle_;
-  mutable std::mutex mutex_;
+  mutable typename Transport::mutex_type mutex_;
   std::vector<node> nodes_;
   std::vector<hint> hints_;
   std::size_t next_coordinator_ = 0;
