@@ -11,8 +11,10 @@
 4. delivery latency (p50, p99) in a 3-relay cluster at a load it carries (300 messages/s,
    10% of them 16 KB bulk);
 5. the store: one V2 relay on the log store, then on the Redis store (redis-server on
-   loopback, appendonly yes with appendfsync always, then everysec), the same offered load:
-   delivered messages/s and messages per core-second (relay + redis-server CPU).
+   loopback, appendonly yes with appendfsync always, then everysec), the same offered load
+   (10,000 messages/s for 5 s, more than one relay carries here), drained to the last
+   message: delivered messages/s over the whole run and messages per core-second (relay +
+   redis-server CPU).
 
 Usage: benchmarks/whatsapp/scale.py [--build build/release] [--idle 100000] [--quick]
                                     [--only idle,per-core,cluster,latency,stores]
@@ -180,7 +182,7 @@ def stores(bin_dir, users, rate, duration, work):
         pids = [c.procs[0].pid] + ([redis.proc.pid] if redis else [])
         cpu0 = [cpu_s(p) for p in pids]
         line, f = load(bin_dir, c, "v2", ["--users", str(users), "--duration-ms", str(duration), "--rate", str(rate),
-                                          "--churn", "0", "--bulk-fraction", "0"])
+                                          "--churn", "0", "--bulk-fraction", "0", "--drain-timeout-ms", "120000"])
         cpu = [cpu_s(p) - c0 for p, c0 in zip(pids, cpu0)]
         stats = c.stop()[0]
         if redis:
@@ -230,7 +232,7 @@ def main():
                 latency(bin_dir, mode, 1000, 300, duration, work)
         if "stores" in only:
             if shutil.which("redis-server"):
-                stores(bin_dir, 2000, 30000, duration, work)
+                stores(bin_dir, 2000, 10000, duration, work)
             else:
                 print("store: redis-server is not installed: skipped")
     finally:
