@@ -1,8 +1,10 @@
-// The chat relay's pieces in process: the frame codec, the log store's replay, and a relay
+// The chat relay's pieces in process: the frame codec, the log store's replay, a relay
 // facing bad input (malformed, oversized, out-of-order frames, unknown users, readers that
-// never read) while it keeps serving everyone else.
+// never read) while it keeps serving everyone else, and a relay on the Redis store whose Redis
+// goes down (it refuses "sent" rather than lose a message).
 #include "relay.hpp"
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -15,8 +17,12 @@
 #include <boost/asio/write.hpp>
 #include <gtest/gtest.h>
 
+#include "engines/servers.hpp"
 #include "log_store.hpp"
 #include "protocol.hpp"
+#if CHAT_HAVE_REDIS
+#include "redis_store.hpp"
+#endif
 
 namespace {
 
@@ -63,12 +69,12 @@ TEST(ChatLogStore, ReplayKeepsLiveMessagesInOrderAndIgnoresATornTail) {
     for (std::uint64_t id = 1; id <= 3; ++id) {
       ASSERT_TRUE(log.append(
           {chat::record_kind::store, 2, 1, id, chat::text_lane, id * 10, "m" + std::to_string(id)},
-          [&durable] { ++durable; }));
+          [&durable](chat::store_result r) { durable += r == chat::store_result::durable; }));
     }
     ASSERT_TRUE(log.append({chat::record_kind::erase, 2, 1, 2, chat::text_lane, 0, {}}, nullptr));
     log.close();
     EXPECT_EQ(durable, 3);
-    EXPECT_GE(log.stats().fsyncs, 1u);
+    EXPECT_GE(log.stats().batches, 1u);
   }
   {  // half a record at the end, as a crash in the middle of a write leaves it
     std::ofstream out{dir / "messages.log", std::ios::binary | std::ios::app};
@@ -384,5 +390,95 @@ TEST_F(ChatRelayBadInput, V3DeliversStoredTextAheadOfStoredBulk) {
       {chat::bulk_lane, 1}, {chat::bulk_lane, 2}, {chat::bulk_lane, 3}};
   EXPECT_EQ(got, want);
 }
+
+// Sends one text message and returns the relay's answer (the "sent" frame's result).
+chat::send_result send_text(raw_client& sender, std::uint64_t to, std::uint64_t id,
+                            const std::string& body) {
+  sender.write(chat::frame_writer{chat::frame_type::send}
+                   .u64(to)
+                   .u64(id)
+                   .u8(chat::text_lane)
+                   .u64(0)
+                   .body(body)
+                   .done());
+  const std::string p = sender.read_until(chat::frame_type::sent);
+  chat::frame_reader r{p};
+  (void)r.type();
+  (void)r.u64();
+  (void)r.u64();
+  (void)r.u8();
+  return static_cast<chat::send_result>(r.u8());
+}
+
+#if CHAT_HAVE_REDIS
+TEST(ChatRedisStore, RedisDownGetsRetryNeverSentAndLosesNothing) {
+  SCALING_REQUIRE_SERVER(redis_bin, "redis-server");
+  engines_test::scratch_dir dir;
+  const std::uint16_t port = engines_test::free_port();
+  engines_test::server redis;
+  ASSERT_TRUE(
+      redis.start(engines_test::redis_argv(redis_bin, port, dir.path(),
+                                           {"--appendonly", "yes", "--appendfsync", "always"}),
+                  port));
+  chat::redis_store::options store{
+      .server = {"127.0.0.1", port}, .prefix = "test:", .timeout = std::chrono::milliseconds{500}};
+  const chat::relay_options options{
+      .mode = chat::relay_mode::v2_queues, .cluster = {"127.0.0.1:0"}, .index = 0, .users = 100};
+  auto relay = std::make_unique<chat::basic_relay<chat::redis_store>>(options, store);
+  relay->start();
+  EXPECT_NE(relay->store_description().find("appendfsync always"), std::string::npos)
+      << relay->store_description();
+  {
+    raw_client sender{relay->local_endpoint()};
+    sender.hello(2);
+    ASSERT_FALSE(sender.read_until(chat::frame_type::welcome).empty());
+    EXPECT_EQ(send_text(sender, 1, 1, "first"), chat::send_result::stored);
+
+    redis.stop();  // Redis is gone: the relay must not say "sent"
+    EXPECT_EQ(send_text(sender, 1, 2, "second"), chat::send_result::retry);
+    EXPECT_EQ(send_text(sender, 1, 2, "second"), chat::send_result::retry);
+    EXPECT_TRUE(sender.pong(1));  // and it keeps serving
+    auto s = relay->stats();
+    EXPECT_EQ(s.stored, 1u);
+    EXPECT_GE(s.store_failures, 2u);
+
+    // Redis is back (its append-only file has the first message): the sender's resends get
+    // through once the store's reconnect backoff has passed (at most 500 ms).
+    ASSERT_TRUE(redis.restart());
+    auto result = chat::send_result::retry;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+    while (result == chat::send_result::retry && std::chrono::steady_clock::now() < deadline)
+      result = send_text(sender, 1, 2, "second");
+    EXPECT_EQ(result, chat::send_result::stored);
+    EXPECT_EQ(relay->stats().stored, 2u);
+  }
+  // A relay restarted on the same Redis has both, and delivers them in order.
+  relay->close();
+  relay = std::make_unique<chat::basic_relay<chat::redis_store>>(options, store);
+  relay->start();
+  EXPECT_EQ(relay->recovered(), 2u);
+  raw_client recipient{relay->local_endpoint()};
+  recipient.hello(1);
+  std::vector<std::pair<std::uint64_t, std::string>> got;
+  while (got.size() < 2) {
+    const std::string p = recipient.read_until(chat::frame_type::deliver);
+    ASSERT_FALSE(p.empty());
+    chat::frame_reader r{p};
+    (void)r.type();
+    EXPECT_EQ(r.u64(), 2u);
+    const std::uint64_t id = r.u64();
+    (void)r.u8();
+    (void)r.u64();
+    got.emplace_back(id, std::string{r.body()});
+  }
+  const std::vector<std::pair<std::uint64_t, std::string>> want{{1, "first"}, {2, "second"}};
+  EXPECT_EQ(got, want);
+  relay->close();
+}
+#else
+TEST(ChatRedisStore, RedisDownGetsRetryNeverSentAndLosesNothing) {
+  GTEST_SKIP() << "built without hiredis (Debian: libhiredis-dev): no Redis store";
+}
+#endif
 
 }  // namespace

@@ -7,142 +7,144 @@
 //             --duration-ms 3000 --rate 1000 --churn 0.3
 //
 // Exit status: 0 when every user came back and drained (drained=yes), 1 otherwise, 2 for a
-// bad command line.
+// bad command line (with a message naming the flag and the value).
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <iostream>
 #include <string>
-#include <string_view>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 
 #include "client.hpp"
-#include "flags.hpp"
 
 namespace {
 
-constexpr std::string_view usage =
-    R"(usage: chat_load --cluster HOST:PORT,... [options]
-
-  --mode v1|v2|v3            the relays' mode: V1 does not resend (default v2)
-  --users N                  users 1..N, as many connections (default 300)
-  --duration-ms T            sending phase, then every user comes back and drains (default 3000)
-  --rate R                   messages per second, all users together (default 1000)
-  --churn C                  per user per second: chance of going offline (default 0.2)
-  --offline-ms MIN,MAX       how long an offline user stays away (default 100,600)
-  --text-bytes N             text message size (default 64)
-  --bulk-bytes N             bulk (media) message size (default 16384)
-  --bulk-fraction F          share of bulk messages (default 0.1)
-  --drain-timeout-ms T       give up draining after T (default 20000)
-  --progress-ms T            print "progress sent=N delivered=N" every T (default: never)
-  --seed S                   random seed (default 42)
-  --idle N                   instead: open N idle connections (hello only), print
-                             "idle connections=N", hold them --hold-ms (default 2000), exit
-  --sources A,B,...          --idle: local addresses to connect from (e.g. 127.0.0.2,127.0.0.3)
-  --help                     this text
-)";
-
-double parse_fraction(std::string_view flag, std::string_view v) {
-  try {
-    std::size_t used = 0;
-    const double d = std::stod(std::string{v}, &used);
-    if (used == v.size() && d >= 0) return d;
-  } catch (const std::exception&) {
-  }
-  throw chat::bad_flag{std::string{flag} + " must be a number >= 0 (got '" + std::string{v} + "')"};
+// CLI11 checks: an integer >= `min`, a number >= 0 ("must be a number >= 1 (got '0')").
+CLI::Validator at_least(long long min) {
+  return CLI::Validator{[min](std::string& text) {
+                          long long v = 0;
+                          if (CLI::detail::lexical_cast(text, v) && v >= min) return std::string{};
+                          return "must be a number >= " + std::to_string(min) + " (got '" + text +
+                                 "')";
+                        },
+                        "N >= " + std::to_string(min)};
 }
 
-struct idle_flags {
-  std::uint64_t count = 0;
-  std::vector<std::string> sources;
-  std::chrono::milliseconds hold{2000};
-};
+const CLI::Validator non_negative{[](std::string& text) {
+                                    double v = 0;
+                                    if (CLI::detail::lexical_cast(text, v) && v >= 0)
+                                      return std::string{};
+                                    return "must be a number >= 0 (got '" + text + "')";
+                                  },
+                                  "X >= 0"};
 
-chat::load_options parse(int argc, char** argv, bool& help, idle_flags& idle) {
-  using chat::bad_flag;
-  using chat::parse_number;
-  using ms = std::chrono::milliseconds;
-  chat::load_options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      help = true;
-      return o;
-    }
-    if (i + 1 >= argc) throw bad_flag{std::string{flag} + " needs a value"};
-    const std::string_view v = argv[++i];
-    if (flag == "--mode") {
-      o.mode = chat::parse_mode(flag, v);
-    } else if (flag == "--cluster") {
-      o.cluster = chat::parse_list(v);
-    } else if (flag == "--users") {
-      o.users = parse_number<std::uint64_t>(flag, v, 2);
-    } else if (flag == "--duration-ms") {
-      o.duration = ms{parse_number<long long>(flag, v, 0)};
-    } else if (flag == "--rate") {
-      o.rate = parse_fraction(flag, v);
-    } else if (flag == "--churn") {
-      o.churn = parse_fraction(flag, v);
-    } else if (flag == "--offline-ms") {
-      const auto parts = chat::parse_list(v);
-      if (parts.size() != 2)
-        throw bad_flag{"--offline-ms must be MIN,MAX (got '" + std::string{v} + "')"};
-      o.offline_min = ms{parse_number<long long>(flag, parts[0], 0)};
-      o.offline_max = ms{parse_number<long long>(flag, parts[1], o.offline_min.count())};
-    } else if (flag == "--text-bytes") {
-      o.text_bytes = parse_number<std::size_t>(flag, v, 1);
-    } else if (flag == "--bulk-bytes") {
-      o.bulk_bytes = parse_number<std::size_t>(flag, v, 1);
-    } else if (flag == "--bulk-fraction") {
-      o.bulk_fraction = parse_fraction(flag, v);
-    } else if (flag == "--drain-timeout-ms") {
-      o.drain_timeout = ms{parse_number<long long>(flag, v, 1)};
-    } else if (flag == "--progress-ms") {
-      o.progress_every = ms{parse_number<long long>(flag, v, 1)};
-    } else if (flag == "--idle") {
-      idle.count = parse_number<std::uint64_t>(flag, v, 1);
-    } else if (flag == "--sources") {
-      idle.sources = chat::parse_list(v);
-    } else if (flag == "--hold-ms") {
-      idle.hold = ms{parse_number<long long>(flag, v, 0)};
-    } else if (flag == "--seed") {
-      o.seed = parse_number<std::uint64_t>(flag, v, 0);
-    } else {
-      throw bad_flag{"unknown flag '" + std::string{flag} + "' (see --help)"};
-    }
-  }
-  if (o.cluster.empty()) throw bad_flag{"--cluster is required (host:port,host:port,...)"};
-  return o;
-}
+const CLI::Validator mode_check{[](std::string& text) {
+                                  if (chat::parse_relay_mode(text)) return std::string{};
+                                  return "must be v1, v2 or v3 (got '" + text + "')";
+                                },
+                                "v1|v2|v3"};
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool help = false;
-  chat::load_options options;
-  idle_flags idle;
+  CLI::App app{
+      "Load for a chat_relay cluster: users, a message rate, churn and message sizes; "
+      "one summary line at the end.",
+      "chat_load"};
+  chat::load_options o;
+  std::string mode = "v2";
+  long long users = 300, duration_ms = 3000, text_bytes = 64, bulk_bytes = 16384, drain_ms = 20000,
+            progress_ms = 0, idle = 0, hold_ms = 2000;
+  std::vector<long long> offline_ms{100, 600};
+  std::vector<std::string> sources;
+  app.add_option("--cluster", o.cluster, "HOST:PORT of every relay, in index order")
+      ->required()
+      ->delimiter(',');
+  app.add_option("--mode", mode, "the relays' mode: V1 does not resend")
+      ->check(mode_check)
+      ->capture_default_str();
+  app.add_option("--users", users, "users 1..N, as many connections")
+      ->check(at_least(2))
+      ->capture_default_str();
+  app.add_option("--duration-ms", duration_ms,
+                 "sending phase, then every user comes back and drains")
+      ->check(at_least(0))
+      ->capture_default_str();
+  app.add_option("--rate", o.rate, "messages per second, all users together")
+      ->check(non_negative)
+      ->capture_default_str();
+  app.add_option("--churn", o.churn, "per user per second: chance of going offline")
+      ->check(non_negative)
+      ->capture_default_str();
+  app.add_option("--offline-ms", offline_ms, "MIN,MAX: how long an offline user stays away")
+      ->delimiter(',')
+      ->expected(2)
+      ->check(at_least(0))
+      ->capture_default_str();
+  app.add_option("--text-bytes", text_bytes, "text message size")
+      ->check(at_least(1))
+      ->capture_default_str();
+  app.add_option("--bulk-bytes", bulk_bytes, "bulk (media) message size")
+      ->check(at_least(1))
+      ->capture_default_str();
+  app.add_option("--bulk-fraction", o.bulk_fraction, "share of bulk messages")
+      ->check(non_negative)
+      ->capture_default_str();
+  app.add_option("--drain-timeout-ms", drain_ms, "give up draining after it")
+      ->check(at_least(1))
+      ->capture_default_str();
+  app.add_option("--progress-ms", progress_ms,
+                 "print \"progress sent=N delivered=N\" this often (0: never)")
+      ->check(at_least(0))
+      ->capture_default_str();
+  app.add_option("--seed", o.seed, "random seed")->check(at_least(0))->capture_default_str();
+  app.add_option("--idle", idle,
+                 "instead: open N idle connections (hello only), print \"idle connections=N\", "
+                 "hold them --hold-ms, exit")
+      ->check(at_least(0));
+  app.add_option("--sources", sources,
+                 "--idle: local addresses to connect from (e.g. 127.0.0.2,127.0.0.3)")
+      ->delimiter(',');
+  app.add_option("--hold-ms", hold_ms, "--idle: how long to hold them")
+      ->check(at_least(0))
+      ->capture_default_str();
   try {
-    options = parse(argc, argv, help, idle);
-  } catch (const chat::bad_flag& e) {
-    std::fprintf(stderr, "chat_load: %s\n", e.message.c_str());
+    app.parse(argc, argv);
+    if (offline_ms[0] > offline_ms[1]) {
+      throw CLI::ValidationError{"--offline-ms", "must be MIN,MAX with MIN <= MAX (got '" +
+                                                     std::to_string(offline_ms[0]) + "," +
+                                                     std::to_string(offline_ms[1]) + "')"};
+    }
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "chat_load: " << e.what() << "\n"
+              << "run 'chat_load --help' for usage\n";
     return 2;
   }
-  if (help) {
-    std::fputs(usage.data(), stdout);
-    return 0;
-  }
+  using ms = std::chrono::milliseconds;
+  o.mode = *chat::parse_relay_mode(mode);
+  o.users = static_cast<std::uint64_t>(users);
+  o.duration = ms{duration_ms};
+  o.offline_min = ms{offline_ms[0]};
+  o.offline_max = ms{offline_ms[1]};
+  o.text_bytes = static_cast<std::size_t>(text_bytes);
+  o.bulk_bytes = static_cast<std::size_t>(bulk_bytes);
+  o.drain_timeout = ms{drain_ms};
+  o.progress_every = ms{progress_ms};
   try {
     boost::asio::io_context io;
-    if (idle.count > 0) {
-      chat::idle_load hold{io,
-                           {.cluster = options.cluster,
-                            .count = idle.count,
-                            .sources = idle.sources,
-                            .hold = idle.hold}};
+    if (idle > 0) {
+      const auto count = static_cast<std::uint64_t>(idle);
+      chat::idle_load hold{
+          io, {.cluster = o.cluster, .count = count, .sources = sources, .hold = ms{hold_ms}}};
       hold.start();
       io.run();
-      return hold.welcomed() == idle.count ? 0 : 1;
+      return hold.welcomed() == count ? 0 : 1;
     }
-    chat::load_client load{io, options};
+    chat::load_client load{io, o};
     load.start();
     io.run();
     std::printf("%s\n", load.summary().c_str());

@@ -1,6 +1,7 @@
 // log_store.hpp: the relay's embedded append-only log with group-committed fsync.
 //
-// What it is: `chat::log_store` persists a V2/V3 relay's offline messages in one file,
+// What it is: `chat::log_store`, the default chat::message_store (store.hpp), persists a
+// V2/V3 relay's offline messages in one file,
 // <dir>/messages.log. A stored message is a `store` record; its delivered-ack appends an
 // `erase` record. append() hands a record to a flusher thread, which writes everything queued
 // since its last fsync in one write() and one fdatasync(), then runs the records' `durable`
@@ -10,7 +11,8 @@
 //
 //   chat::log_store log{"/var/lib/relay"};
 //   auto recovered = log.open();             // replay + compact: live messages in log order
-//   log.append({.kind = chat::record_kind::store, ...}, [] { /* durable: ack the sender */ });
+//   log.append({.kind = chat::record_kind::store, ...},
+//              [](chat::store_result r) { /* durable: ack the sender */ });
 //   log.close();                             // flushes, joins the flusher
 //
 // Format: records of [u32 length][u32 crc32][payload]; replay stops at the first torn or
@@ -18,7 +20,10 @@
 // live (plus each conversation's highest msg_id, which dedup and the gap check need), into a
 // temporary file renamed over the old one, so the log is compacted on every start.
 // Thread safety: append() from any thread; open() and close() from one controlling thread.
-// `durable` callbacks run on the flusher thread.
+// `done` callbacks run on the flusher thread.
+// Failures: a write() or fdatasync() that fails reports its batch failed and every later
+// batch too (after a failed fsync the file's state is unknown: the relay must be restarted,
+// which replays what did reach the disk); the relay answers "retry" meanwhile.
 // Complexity: append O(record); open O(log size).
 #pragma once
 
@@ -43,35 +48,17 @@
 #include <boost/crc.hpp>
 
 #include "protocol.hpp"
+#include "store.hpp"
 
 namespace chat {
 
-enum class record_kind : std::uint8_t { store = 'S', erase = 'D', high_water = 'H' };
-
-struct log_record {
-  record_kind kind = record_kind::store;
-  std::uint64_t to = 0;
-  std::uint64_t from = 0;
-  std::uint64_t msg_id = 0;
-  std::uint8_t lane = 0;
-  std::uint64_t sent_ns = 0;
-  std::string body;  // store only
-};
-
-struct log_store_stats {
-  std::uint64_t records = 0;  // appended since open
-  std::uint64_t fsyncs = 0;   // batches made durable
-  std::uint64_t bytes = 0;    // written since open
-};
-
 class log_store {
  public:
-  // What open() found: the live messages in log order and every conversation's highest msg_id.
-  struct recovered {
-    std::vector<log_record> live;
-    std::unordered_map<conversation_key, std::uint64_t, conversation_key_hash> high_water;
+  struct options {
+    std::filesystem::path dir;  // where messages.log lives (created if missing)
   };
 
+  explicit log_store(options o) : dir_(std::move(o.dir)) {}
   explicit log_store(std::filesystem::path dir) : dir_(std::move(dir)) {}
   log_store(const log_store&) = delete;
   log_store& operator=(const log_store&) = delete;
@@ -79,10 +66,10 @@ class log_store {
 
   // Replays and compacts the log, then starts the flusher.
   // Throws: std::system_error when the directory or the file cannot be used.
-  [[nodiscard]] recovered open() {
+  [[nodiscard]] recovered_messages open() {
     std::filesystem::create_directories(dir_);
     const auto path = dir_ / "messages.log";
-    recovered out = replay(path);
+    recovered_messages out = replay(path);
     const auto tmp = dir_ / "messages.log.tmp";
     {
       const int fd = checked(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644),
@@ -103,14 +90,15 @@ class log_store {
     return out;
   }
 
-  // Queues `r`; `durable` (may be empty) runs on the flusher thread once r is on disk.
-  // Returns false after close() (nothing queued).
-  bool append(const log_record& r, std::function<void()> durable) {
+  // Queues `r`; `done` (may be empty) runs on the flusher thread once r is on disk (durable)
+  // or its write failed (failed). Returns false after close() (nothing queued).
+  bool append(const store_record& r, store_callback done) {
     std::lock_guard lock{mutex_};
     if (closed_) return false;
     encode(pending_, r);
     ++stats_.records;
-    if (durable) callbacks_.push_back(std::move(durable));
+    ++pending_records_;
+    if (done) callbacks_.push_back(std::move(done));
     wake_.notify_one();
     return true;
   }
@@ -128,9 +116,14 @@ class log_store {
     fd_ = -1;
   }
 
-  [[nodiscard]] log_store_stats stats() const {
+  [[nodiscard]] store_stats stats() const {
     std::lock_guard lock{mutex_};
     return stats_;
+  }
+
+  // "log <dir>/messages.log (fdatasync per batch)".
+  [[nodiscard]] std::string describe() const {
+    return "log " + (dir_ / "messages.log").string() + " (fdatasync per batch)";
   }
 
  private:
@@ -144,7 +137,7 @@ class log_store {
       b.push_back(static_cast<char>((v >> (8 * i)) & 0xffu));
   }
 
-  static void encode(std::string& out, const log_record& r) {
+  static void encode(std::string& out, const store_record& r) {
     std::string p;
     p.push_back(static_cast<char>(r.kind));
     put(p, r.to, 8);
@@ -180,8 +173,8 @@ class log_store {
   }
 
   // Reads every whole, intact record; what follows the first bad one is ignored.
-  static recovered replay(const std::filesystem::path& path) {
-    recovered out;
+  static recovered_messages replay(const std::filesystem::path& path) {
+    recovered_messages out;
     std::string data;
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return out;
@@ -194,9 +187,9 @@ class log_store {
     }
     ::close(fd);
     // Live messages in log order: a list, and an index to erase from it.
-    std::list<log_record> live;
+    std::list<store_record> live;
     std::unordered_map<conversation_key,
-                       std::unordered_map<std::uint64_t, std::list<log_record>::iterator>,
+                       std::unordered_map<std::uint64_t, std::list<store_record>::iterator>,
                        conversation_key_hash>
         index;
     std::size_t pos = 0;
@@ -210,7 +203,7 @@ class log_store {
       check.process_bytes(payload.data(), payload.size());
       if (check.checksum() != crc) break;
       frame_reader r{payload};
-      log_record rec;
+      store_record rec;
       rec.kind = static_cast<record_kind>(r.u8());
       rec.to = r.u64();
       rec.from = r.u64();
@@ -248,16 +241,32 @@ class log_store {
       if (pending_.empty() && closed_) return;
       std::string batch;
       batch.swap(pending_);
-      std::vector<std::function<void()>> done;
+      std::vector<store_callback> done;
       done.swap(callbacks_);
+      const std::uint64_t records = std::exchange(pending_records_, 0);
+      const bool broken = broken_;
       lock.unlock();
-      write_all(fd_, batch);
-      checked(::fdatasync(fd_), "fdatasync messages.log");
-      for (auto& f : done)
-        f();
+      bool ok = !broken;
+      if (ok) {
+        try {
+          write_all(fd_, batch);
+          checked(::fdatasync(fd_), "fdatasync messages.log");
+        } catch (const std::system_error&) {
+          ok = false;
+        }
+      }
       lock.lock();
-      ++stats_.fsyncs;
-      stats_.bytes += batch.size();
+      if (ok) {  // counted before the callbacks answer anyone
+        ++stats_.batches;
+        stats_.bytes += batch.size();
+      } else {
+        broken_ = true;
+        stats_.failures += records;
+      }
+      lock.unlock();
+      for (auto& f : done)
+        f(ok ? store_result::durable : store_result::failed);
+      lock.lock();
     }
   }
 
@@ -266,9 +275,11 @@ class log_store {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::string pending_;
-  std::vector<std::function<void()>> callbacks_;
-  log_store_stats stats_;
+  std::vector<store_callback> callbacks_;
+  std::uint64_t pending_records_ = 0;
+  store_stats stats_;
   bool closed_ = false;
+  bool broken_ = false;  // a write or fdatasync failed: nothing more is reported durable
   std::thread flusher_;
 };
 

@@ -19,6 +19,7 @@
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -75,6 +76,14 @@ enum class relay_mode : std::uint8_t {
   v2_queues = 2,  // offline mailboxes persisted in an append-only log
   v3_pooled = 3,  // V2 + pooled relay links + priority lanes + backpressure
 };
+
+// "v1", "v2" or "v3" as a mode; nullopt for anything else (the --mode flag of both programs).
+[[nodiscard]] inline std::optional<relay_mode> parse_relay_mode(std::string_view text) noexcept {
+  if (text == "v1") return relay_mode::v1_direct;
+  if (text == "v2") return relay_mode::v2_queues;
+  if (text == "v3") return relay_mode::v3_pooled;
+  return std::nullopt;
+}
 
 inline constexpr std::uint8_t bulk_lane = 0;  // media and other large bodies
 inline constexpr std::uint8_t text_lane = 1;  // text: delivered ahead of bulk in V3

@@ -6,10 +6,12 @@
 // user's home relay, which delivers it. The mode picks WhatsApp's version:
 //   V1 direct: delivered if the recipient is online, else failed back to the sender
 //     (recipient_offline); nothing stored. Relay links: a new connection per forward.
-//   V2 offline queues: the home relay appends the message to its log (log_store), and once
-//     the log's fsync covers it, puts it in a scaling::mailbox and answers "sent" (stored or
-//     delivered). The mailbox hands it to the recipient's connection now or when it connects,
-//     in order, and deletes it (log erase record) on the recipient's delivered_ack.
+//   V2 offline queues: the home relay appends the message to its store (the Store policy:
+//     log_store by default, redis_store; see store.hpp), and once the store reports it
+//     durable, puts it in a scaling::mailbox and answers "sent" (stored or delivered); a
+//     store that reports a failure gets the sender "retry" instead, never "sent". The mailbox hands
+//     it to the recipient's connection now or when it connects, in order, and deletes it (an erase
+//     record to the store) on the recipient's delivered_ack.
 //   V3 pooled and prioritised: V2, plus a bounded pool of long-lived links per peer relay that
 //     carries every user's traffic, frames written by priority (acks and receipts, then text,
 //     then bulk), mailbox lanes (text ahead of bulk), and backpressure: a recipient whose
@@ -18,18 +20,22 @@
 //
 //   chat::relay r{{.mode = chat::relay_mode::v2_queues, .cluster = {"127.0.0.1:7000"},
 //                  .index = 0, .users = 1000, .data_dir = "/tmp/relay-0"}};
-//   r.start();    // replays the log, listens on cluster[index], one io thread
-//   r.close();    // stops, flushes the log
+//   r.start();    // replays the store, listens on cluster[index], one io thread
+//   r.close();    // stops, flushes the store
+//   chat::basic_relay<chat::redis_store> rr{{...}, {.server = {"127.0.0.1", 6379}}};
 //
 // Order and dedup (V2/V3): the home relay keeps, per conversation (sender, recipient, lane),
 // the highest msg_id accepted and the highest made durable. A send of the next id is
-// accepted; a resend of a durable id is answered "stored" again without storing; an id still
-// being made durable, or one past a gap, is answered "retry". Senders send a conversation's
-// messages one at a time, so the mailbox receives them in order.
+// accepted when nothing of that conversation is still being made durable; a resend of a
+// durable id is answered "stored" again without storing; anything else (an id in flight, one
+// past a gap) is answered "retry". A store failure takes the accepted mark back, so the
+// resend is accepted again. Senders send a conversation's messages one at a time, so the
+// mailbox receives them in order.
 // Bad input: a frame of length 0 or above max_frame_bytes, a frame that does not parse, a
 // frame before hello, an unknown user or a user homed elsewhere: an error frame, then close.
+// Template parameter: Store, a chat::message_store (store.hpp); `chat::relay` is the log store's.
 // Thread safety: start() and close() from one controlling thread; stats() from any thread.
-// All connection state lives on the io thread; the log's flusher posts back to it.
+// All connection state lives on the io thread; the store's thread posts back to it.
 #pragma once
 
 #include <array>
@@ -61,6 +67,7 @@
 
 #include "log_store.hpp"
 #include "protocol.hpp"
+#include "store.hpp"
 
 namespace chat {
 
@@ -72,7 +79,7 @@ struct relay_options {
   std::vector<std::string> cluster;  // host:port of every relay, in index order
   std::size_t index = 0;             // this relay: listens on cluster[index]
   std::uint64_t users = 1000;        // valid user ids: 1 .. users
-  std::string data_dir;              // V2/V3: where messages.log lives (required)
+  std::string data_dir;              // V2/V3 with the log store: where messages.log lives
   std::size_t max_frame_bytes = 65536;
   std::size_t max_outbox_bytes = 1 << 20;           // per client connection
   std::chrono::milliseconds stall_timeout{5000};    // V3: a paused reader is closed after it
@@ -100,14 +107,20 @@ struct relay_stats {
   std::uint64_t unknown_users = 0;     // hello refused
   std::uint64_t slow_readers = 0;      // connections closed for not reading
   std::uint64_t paused = 0;            // V3: times a reader was paused
-  std::uint64_t fsyncs = 0;            // log batches made durable
+  std::uint64_t fsyncs = 0;            // store batches made durable (log: fdatasyncs)
+  std::uint64_t store_failures = 0;    // records the store reported failed (sender: "retry")
 };
 
-class relay {
+template <message_store Store>
+class basic_relay {
  public:
+  using store_type = Store;
+
+  // `store_options` configure the V2/V3 store (V1 has none); the log store's directory
+  // defaults to options.data_dir.
   // Throws: scaling::invalid_argument for a bad cluster, index, users, sizes, or a V2/V3
-  // relay without data_dir.
-  explicit relay(relay_options options)
+  // relay on the log store without data_dir.
+  explicit basic_relay(relay_options options, typename Store::options store_options = {})
       : options_(std::move(options)), cluster_(options_.cluster), sweep_(io_) {
     const auto bad = [](std::string_view p, std::string_view rule, auto v) {
       scaling::detail::throw_invalid_argument("chat::relay", p, rule, v);
@@ -120,9 +133,12 @@ class relay {
     if (options_.pool_size == 0) bad("pool_size", "must be >= 1", options_.pool_size);
     if (options_.max_pending == 0) bad("max_pending", "must be >= 1", options_.max_pending);
     if (options_.mode != relay_mode::v1_direct) {
-      if (options_.data_dir.empty())
-        bad("data_dir", "is required for V2 and V3", options_.data_dir);
-      log_.emplace(options_.data_dir);
+      if constexpr (std::same_as<Store, log_store>) {
+        if (store_options.dir.empty()) store_options.dir = options_.data_dir;
+        if (store_options.dir.empty())
+          bad("data_dir", "is required for V2 and V3", options_.data_dir);
+      }
+      store_.emplace(std::move(store_options));
       mailbox_.emplace(scaling::mailbox_options{
           .lanes = static_cast<std::uint8_t>(options_.mode == relay_mode::v3_pooled ? 2 : 1),
           .max_pending = options_.max_pending,
@@ -130,15 +146,16 @@ class relay {
     }
     links_.resize(cluster_.size());
   }
-  relay(const relay&) = delete;
-  relay& operator=(const relay&) = delete;
-  ~relay() { close(); }
+  basic_relay(const basic_relay&) = delete;
+  basic_relay& operator=(const basic_relay&) = delete;
+  ~basic_relay() { close(); }
 
-  // Replays the log (V2/V3), binds, and runs the io thread.
-  // Throws: std::system_error (log directory), boost::system::system_error (bind).
+  // Replays the store (V2/V3), binds, and runs the io thread.
+  // Throws: what the store's open() throws (std::system_error for the log directory,
+  // scaling::redis::error for an unreachable Redis), boost::system::system_error (bind).
   void start() {
-    if (log_) {
-      auto rec = log_->open();
+    if (store_) {
+      auto rec = store_->open();
       for (auto& [conv, id] : rec.high_water)
         marks_[conv] = {id, id};
       for (auto& r : rec.live)
@@ -159,10 +176,11 @@ class relay {
     thread_ = std::thread{[this] { io_.run(); }};
   }
 
-  // Stops accepting, closes every connection, joins the io thread, flushes the log. Idempotent.
+  // Stops accepting, closes every connection, joins the io thread, flushes the store.
+  // Idempotent.
   void close() {
     if (!thread_.joinable()) {
-      if (log_) log_->close();
+      if (store_) store_->close();
       return;
     }
     net::post(io_, [this] {
@@ -175,12 +193,16 @@ class relay {
       io_.stop();
     });
     thread_.join();
-    if (log_) log_->close();
+    if (store_) store_->close();
   }
 
   [[nodiscard]] tcp::endpoint local_endpoint() const { return endpoint_; }
   [[nodiscard]] std::size_t recovered() const noexcept { return recovered_; }
   [[nodiscard]] const relay_options& options() const noexcept { return options_; }
+  // The store's one-line description ("" for V1).
+  [[nodiscard]] std::string store_description() const {
+    return store_ ? std::string{store_->describe()} : std::string{};
+  }
 
   [[nodiscard]] relay_stats stats() const {
     relay_stats s;
@@ -201,7 +223,11 @@ class relay {
     s.unknown_users = counters_.unknown_users.load();
     s.slow_readers = counters_.slow_readers.load();
     s.paused = counters_.paused.load();
-    if (log_) s.fsyncs = log_->stats().fsyncs;
+    if (store_) {
+      const store_stats st = store_->stats();
+      s.fsyncs = st.batches;
+      s.store_failures = st.failures;
+    }
     return s;
   }
 
@@ -249,7 +275,7 @@ class relay {
 
   class session : public std::enable_shared_from_this<session> {
    public:
-    session(relay& r, tcp::socket socket, role ro)
+    session(basic_relay& r, tcp::socket socket, role ro)
         : role_(ro), relay_(r), socket_(std::move(socket)) {}
 
     void start() {
@@ -259,14 +285,15 @@ class relay {
 
     // Outbound relay link: connects, introduces itself, then writes what was queued.
     void connect(const tcp::endpoint& ep) {
-      socket_.async_connect(ep, [self = shared_from_this()](const boost::system::error_code& ec) {
-        if (ec) return self->close();
-        boost::system::error_code ignored;
-        self->socket_.set_option(tcp::no_delay(true), ignored);
-        self->connected_ = true;
-        self->read_header();
-        self->write_more();
-      });
+      socket_.async_connect(ep,
+                            [self = this->shared_from_this()](const boost::system::error_code& ec) {
+                              if (ec) return self->close();
+                              boost::system::error_code ignored;
+                              self->socket_.set_option(tcp::no_delay(true), ignored);
+                              self->connected_ = true;
+                              self->read_header();
+                              self->write_more();
+                            });
     }
 
     // Queues a frame. Returns false when the connection is closed, or closed by this frame
@@ -320,7 +347,7 @@ class relay {
     void read_header() {
       net::async_read(
           socket_, net::buffer(head_),
-          [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+          [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t) {
             if (ec || self->closed_) return self->close();
             const std::uint32_t n = read_length(self->head_.data());
             if (n == 0 || n > self->relay_.options_.max_frame_bytes) {
@@ -335,7 +362,7 @@ class relay {
     void read_payload() {
       net::async_read(
           socket_, net::buffer(payload_),
-          [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+          [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t) {
             if (ec || self->closed_) return self->close();
             self->relay_.on_frame(*self, self->payload_);
             // A large frame's buffer is not kept for an idle connection.
@@ -362,7 +389,7 @@ class relay {
       writing_ = true;
       net::async_write(
           socket_, buffers_,
-          [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+          [self = this->shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
             self->writing_ = false;
             self->writing_frames_.clear();
             self->out_bytes_ -= n;
@@ -372,7 +399,7 @@ class relay {
           });
     }
 
-    relay& relay_;
+    basic_relay& relay_;
     tcp::socket socket_;
     std::array<unsigned char, length_prefix_bytes> head_{};
     std::string payload_;
@@ -574,7 +601,7 @@ class relay {
           if (mailbox_->ack(s.user_, seq)) {
             ++counters_.acked;
             s.written_.erase(seq);
-            (void)log_->append({record_kind::erase, s.user_, from, id, lane, 0, {}}, nullptr);
+            (void)store_->append({record_kind::erase, s.user_, from, id, lane, 0, {}}, nullptr);
           }
         }
       }
@@ -720,23 +747,29 @@ class relay {
     auto& marks = marks_[conversation_key{from, to, lane}];
     if (id <= marks.durable) return reply(send_result::stored);  // a resend: stored already
     auto& inflight = inflight_[to];
-    if (id != marks.accepted + 1 || mailbox_->pending(to) + inflight >= options_.max_pending)
+    if (id != marks.accepted + 1 || marks.accepted != marks.durable ||
+        mailbox_->pending(to) + inflight >= options_.max_pending)
       return reply(send_result::retry);  // in flight, past a gap, or the recipient is full
     marks.accepted = id;
     ++inflight;
-    log_record rec{record_kind::store, to, from, id, lane, sent_ns, std::string{*body}};
-    auto durable = [this, from, to, id, lane, sent_ns, body, reply = std::move(reply)]() mutable {
-      net::post(io_, [this, from, to, id, lane, sent_ns, body = std::move(body),
+    store_record rec{record_kind::store, to, from, id, lane, sent_ns, std::string{*body}};
+    auto done = [this, from, to, id, lane, sent_ns, body,
+                 reply = std::move(reply)](store_result result) mutable {
+      net::post(io_, [this, from, to, id, lane, sent_ns, result, body = std::move(body),
                       reply = std::move(reply)] {
         auto& m = marks_[conversation_key{from, to, lane}];
-        if (id > m.durable) m.durable = id;
         if (--inflight_[to] == 0) inflight_.erase(to);
+        if (result == store_result::failed) {  // not acknowledged: the sender resends it
+          if (m.accepted == id) m.accepted = id - 1;
+          return reply(send_result::retry);
+        }
+        if (id > m.durable) m.durable = id;
         ++counters_.stored;
         const bool online = store_in_mailbox(to, from, id, lane, sent_ns, body);
         reply(online ? send_result::delivered : send_result::stored);
       });
     };
-    if (!log_->append(rec, std::move(durable))) {  // closing: never acknowledged
+    if (!store_->append(rec, std::move(done))) {  // closing: never acknowledged
       marks.accepted = id - 1;
       --inflight;
     }
@@ -817,7 +850,7 @@ class relay {
   std::thread thread_;
   bool closing_ = false;
   std::optional<mailbox_type> mailbox_;
-  std::optional<log_store> log_;  // after io_: destroyed first, its callbacks post to io_
+  std::optional<Store> store_;  // after io_: destroyed first, its callbacks post to io_
   std::size_t recovered_ = 0;
   std::unordered_set<std::shared_ptr<session>> sessions_;
   std::unordered_map<std::uint64_t, std::shared_ptr<session>> users_;
@@ -832,5 +865,8 @@ class relay {
   std::size_t next_link_ = 0;
   counters counters_;
 };
+
+// The relay on the embedded log (the default store).
+using relay = basic_relay<log_store>;
 
 }  // namespace chat

@@ -6,137 +6,189 @@
 // which delivers (V1), or stores durably in a mailbox until delivered and acked (V2), over
 // pooled relay links with priority lanes and backpressure (V3). Failure modes shown: V1 loses
 // what it cannot deliver now; a relay killed with SIGKILL loses nothing it acknowledged (V2,
-// V3); malformed or oversized frames, unknown users and readers that never read are closed
+// V3); a store that fails (disk error, Redis down) gets senders "retry", never "sent";
+// malformed or oversized frames, unknown users and readers that never read are closed
 // without disturbing anyone else. What to monitor: the stats line printed on exit and the
-// mailbox backlog (stored - acked), retries, slow_readers, fsyncs per message.
+// mailbox backlog (stored - acked), retries, store_failures, slow_readers, fsyncs per message.
 //
 //   chat_relay --mode v2 --index 0 --cluster 127.0.0.1:7000,127.0.0.1:7001 --users 1000
 //              --data-dir /tmp/relay-0
+//   chat_relay --mode v2 --index 0 --cluster ... --store=redis --redis=127.0.0.1:6379
 //
-// SIGTERM or SIGINT: stop, flush the log, print the stats, exit 0. Bad command lines exit 2.
+// SIGTERM or SIGINT: stop, flush the store, print the stats, exit 0. Bad command lines exit 2
+// with a message naming the flag and the value.
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <exception>
+#include <iostream>
 #include <string>
-#include <string_view>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
-#include "flags.hpp"
 #include "relay.hpp"
+#if CHAT_HAVE_REDIS
+#include "redis_store.hpp"
+#endif
 
 namespace {
 
-constexpr std::string_view usage =
-    R"(usage: chat_relay --index I --cluster HOST:PORT,HOST:PORT,... [options]
+// A CLI11 check: an integer >= `min` ("must be a number >= 1 (got '0')").
+CLI::Validator at_least(long long min) {
+  return CLI::Validator{[min](std::string& text) {
+                          long long v = 0;
+                          if (CLI::detail::lexical_cast(text, v) && v >= min) return std::string{};
+                          return "must be a number >= " + std::to_string(min) + " (got '" + text +
+                                 "')";
+                        },
+                        "N >= " + std::to_string(min)};
+}
 
-One relay of a chat cluster; relay I listens on the I-th address of --cluster.
+const CLI::Validator mode_check{[](std::string& text) {
+                                  if (chat::parse_relay_mode(text)) return std::string{};
+                                  return "must be v1, v2 or v3 (got '" + text + "')";
+                                },
+                                "v1|v2|v3"};
 
-  --mode v1|v2|v3            V1 direct, V2 offline queues, V3 pooled + priorities (default v2)
-  --users N                  valid user ids 1..N (default 1000)
-  --data-dir DIR             V2/V3: where messages.log lives (required for v2 and v3)
-  --max-frame-bytes N        larger frames close the connection (default 65536)
-  --max-outbox-bytes N       per client: V1/V2 close, V3 pauses past it (default 1048576)
-  --stall-timeout-ms T       V3: a paused reader is closed after T (default 5000)
-  --forward-timeout-ms T     a forward with no answer is a retry after T (default 1000)
-  --pool N                   V3: long-lived links per peer relay (default 2)
-  --max-pending N            V2/V3: stored messages per recipient (default 100000)
-  --help                     this text
-)";
+const CLI::Validator store_check{[](std::string& text) {
+                                   if (text == "log" || text == "redis") return std::string{};
+                                   return "must be log or redis (got '" + text + "')";
+                                 },
+                                 "log|redis"};
 
-chat::relay_options parse(int argc, char** argv, bool& help) {
-  using chat::bad_flag;
-  using chat::parse_number;
-  chat::relay_options o;
-  bool have_index = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (flag == "--help" || flag == "-h") {
-      help = true;
-      return o;
-    }
-    if (i + 1 >= argc) throw bad_flag{std::string{flag} + " needs a value"};
-    const std::string_view v = argv[++i];
-    using ms = std::chrono::milliseconds;
-    if (flag == "--mode") {
-      o.mode = chat::parse_mode(flag, v);
-    } else if (flag == "--index") {
-      o.index = parse_number<std::size_t>(flag, v, 0);
-      have_index = true;
-    } else if (flag == "--cluster") {
-      o.cluster = chat::parse_list(v);
-    } else if (flag == "--users") {
-      o.users = parse_number<std::uint64_t>(flag, v, 1);
-    } else if (flag == "--data-dir") {
-      o.data_dir = v;
-    } else if (flag == "--max-frame-bytes") {
-      o.max_frame_bytes = parse_number<std::size_t>(flag, v, 64);
-    } else if (flag == "--max-outbox-bytes") {
-      o.max_outbox_bytes = parse_number<std::size_t>(flag, v, 1);
-    } else if (flag == "--stall-timeout-ms") {
-      o.stall_timeout = ms{parse_number<long long>(flag, v, 1)};
-    } else if (flag == "--forward-timeout-ms") {
-      o.forward_timeout = ms{parse_number<long long>(flag, v, 1)};
-    } else if (flag == "--pool") {
-      o.pool_size = parse_number<std::size_t>(flag, v, 1);
-    } else if (flag == "--max-pending") {
-      o.max_pending = parse_number<std::size_t>(flag, v, 1);
-    } else {
-      throw bad_flag{"unknown flag '" + std::string{flag} + "' (see --help)"};
-    }
-  }
-  if (!have_index) throw bad_flag{"--index is required"};
-  if (o.cluster.empty()) throw bad_flag{"--cluster is required (host:port,host:port,...)"};
-  return o;
+struct redis_flags {
+  std::string address = "127.0.0.1:6379";
+  std::string prefix;  // default: chat:relay-<index>:
+  long long timeout_ms = 1000;
+  long long wait_replicas = 0;
+  long long wait_timeout_ms = 100;
+};
+
+template <class Store>
+int run(const chat::relay_options& options, typename Store::options store_options) {
+  chat::basic_relay<Store> relay{options, std::move(store_options)};
+  boost::asio::io_context signals_io;
+  boost::asio::signal_set signals{signals_io, SIGINT, SIGTERM};
+  signals.async_wait([](const boost::system::error_code&, int) {});
+  relay.start();
+  const std::string store = relay.store_description();
+  std::printf("chat_relay: relay %zu (v%d%s%s) listening on %s, %zu messages recovered\n",
+              options.index, static_cast<int>(options.mode), store.empty() ? "" : ", store ",
+              store.c_str(), options.cluster[options.index].c_str(), relay.recovered());
+  std::fflush(stdout);
+  signals_io.run();
+  relay.close();
+  const auto s = relay.stats();
+  const auto ull = [](std::uint64_t v) { return static_cast<unsigned long long>(v); };
+  std::printf(
+      "chat_relay: stopped: accepted=%llu messages_in=%llu deliveries=%llu stored=%llu "
+      "acked=%llu failed_back=%llu retries=%llu forwards=%llu peer_connects=%llu "
+      "peer_links_peak=%llu bad_frames=%llu oversized_frames=%llu unknown_users=%llu "
+      "slow_readers=%llu paused=%llu fsyncs=%llu store_failures=%llu\n",
+      ull(s.accepted), ull(s.messages_in), ull(s.deliveries), ull(s.stored), ull(s.acked),
+      ull(s.failed_back), ull(s.retries), ull(s.forwards), ull(s.peer_connects),
+      ull(s.peer_links_peak), ull(s.bad_frames), ull(s.oversized_frames), ull(s.unknown_users),
+      ull(s.slow_readers), ull(s.paused), ull(s.fsyncs), ull(s.store_failures));
+  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool help = false;
-  chat::relay_options options;
+  CLI::App app{"One relay of a chat cluster; relay I listens on the I-th address of --cluster.",
+               "chat_relay"};
+  chat::relay_options o;
+  std::string mode = "v2";
+  std::string store = "log";
+  redis_flags redis;
+  long long users = 1000, max_frame = 65536, max_outbox = 1 << 20, stall_ms = 5000,
+            forward_ms = 1000, pool = 2, max_pending = 100000;
+  std::size_t index = 0;
+  app.add_option("--index", index, "this relay's position in --cluster")
+      ->required()
+      ->check(at_least(0));
+  app.add_option("--cluster", o.cluster, "HOST:PORT of every relay, in index order")
+      ->required()
+      ->delimiter(',');
+  app.add_option("--mode", mode, "V1 direct, V2 offline queues, V3 pooled + priorities")
+      ->check(mode_check)
+      ->capture_default_str();
+  app.add_option("--users", users, "valid user ids 1..N")
+      ->check(at_least(1))
+      ->capture_default_str();
+  app.add_option("--store", store, "V2/V3: where offline messages are kept: log or redis")
+      ->check(store_check)
+      ->capture_default_str();
+  app.add_option("--data-dir", o.data_dir, "--store=log: where messages.log lives (required)");
+  app.add_option("--redis", redis.address, "--store=redis: the Redis server, HOST:PORT")
+      ->capture_default_str();
+  app.add_option("--redis-prefix", redis.prefix,
+                 "--store=redis: key prefix (default chat:relay-<index>:)");
+  app.add_option("--redis-timeout-ms", redis.timeout_ms,
+                 "--store=redis: a batch Redis has not answered within it is refused (retry)")
+      ->check(at_least(1))
+      ->capture_default_str();
+  app.add_option("--redis-wait-replicas", redis.wait_replicas,
+                 "--store=redis: replicas that must have each batch (WAIT) before \"sent\"")
+      ->check(at_least(0))
+      ->capture_default_str();
+  app.add_option("--redis-wait-timeout-ms", redis.wait_timeout_ms, "--store=redis: WAIT's bound")
+      ->check(at_least(1))
+      ->capture_default_str();
+  app.add_option("--max-frame-bytes", max_frame, "larger frames close the connection")
+      ->check(at_least(64))
+      ->capture_default_str();
+  app.add_option("--max-outbox-bytes", max_outbox, "per client: V1/V2 close, V3 pauses past it")
+      ->check(at_least(1))
+      ->capture_default_str();
+  app.add_option("--stall-timeout-ms", stall_ms, "V3: a paused reader is closed after it")
+      ->check(at_least(1))
+      ->capture_default_str();
+  app.add_option("--forward-timeout-ms", forward_ms, "a forward with no answer is a retry after it")
+      ->check(at_least(1))
+      ->capture_default_str();
+  app.add_option("--pool", pool, "V3: long-lived links per peer relay")
+      ->check(at_least(1))
+      ->capture_default_str();
+  app.add_option("--max-pending", max_pending, "V2/V3: stored messages per recipient")
+      ->check(at_least(1))
+      ->capture_default_str();
   try {
-    options = parse(argc, argv, help);
-  } catch (const chat::bad_flag& e) {
-    std::fprintf(stderr, "chat_relay: %s\n", e.message.c_str());
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "chat_relay: " << e.what() << "\n"
+              << "run 'chat_relay --help' for usage\n";
     return 2;
   }
-  if (help) {
-    std::fputs(usage.data(), stdout);
-    return 0;
-  }
+  using ms = std::chrono::milliseconds;
+  o.mode = *chat::parse_relay_mode(mode);
+  o.index = index;
+  o.users = static_cast<std::uint64_t>(users);
+  o.max_frame_bytes = static_cast<std::size_t>(max_frame);
+  o.max_outbox_bytes = static_cast<std::size_t>(max_outbox);
+  o.stall_timeout = ms{stall_ms};
+  o.forward_timeout = ms{forward_ms};
+  o.pool_size = static_cast<std::size_t>(pool);
+  o.max_pending = static_cast<std::size_t>(max_pending);
   try {
-    chat::relay relay{options};
-    boost::asio::io_context signals_io;
-    boost::asio::signal_set signals{signals_io, SIGINT, SIGTERM};
-    signals.async_wait([](const boost::system::error_code&, int) {});
-    relay.start();
-    std::printf("chat_relay: relay %zu (v%d) listening on %s, %zu messages recovered\n",
-                options.index, static_cast<int>(options.mode),
-                options.cluster[options.index].c_str(), relay.recovered());
-    std::fflush(stdout);
-    signals_io.run();
-    relay.close();
-    const auto s = relay.stats();
-    std::printf(
-        "chat_relay: stopped: accepted=%llu messages_in=%llu deliveries=%llu stored=%llu "
-        "acked=%llu failed_back=%llu retries=%llu forwards=%llu peer_connects=%llu "
-        "peer_links_peak=%llu "
-        "bad_frames=%llu oversized_frames=%llu unknown_users=%llu slow_readers=%llu "
-        "paused=%llu fsyncs=%llu\n",
-        static_cast<unsigned long long>(s.accepted), static_cast<unsigned long long>(s.messages_in),
-        static_cast<unsigned long long>(s.deliveries), static_cast<unsigned long long>(s.stored),
-        static_cast<unsigned long long>(s.acked), static_cast<unsigned long long>(s.failed_back),
-        static_cast<unsigned long long>(s.retries), static_cast<unsigned long long>(s.forwards),
-        static_cast<unsigned long long>(s.peer_connects),
-        static_cast<unsigned long long>(s.peer_links_peak),
-        static_cast<unsigned long long>(s.bad_frames),
-        static_cast<unsigned long long>(s.oversized_frames),
-        static_cast<unsigned long long>(s.unknown_users),
-        static_cast<unsigned long long>(s.slow_readers), static_cast<unsigned long long>(s.paused),
-        static_cast<unsigned long long>(s.fsyncs));
-    return 0;
+    if (store == "log") return run<chat::log_store>(o, {});
+#if CHAT_HAVE_REDIS
+    chat::redis_store::options r;
+    r.server = scaling::redis::endpoint::parse(redis.address, "127.0.0.1");
+    r.prefix = redis.prefix.empty() ? "chat:relay-" + std::to_string(index) + ":" : redis.prefix;
+    r.timeout = ms{redis.timeout_ms};
+    r.wait_replicas = static_cast<std::size_t>(redis.wait_replicas);
+    r.wait_timeout = ms{redis.wait_timeout_ms};
+    return run<chat::redis_store>(o, std::move(r));
+#else
+    std::fprintf(stderr,
+                 "chat_relay: --store redis: this chat_relay was built without hiredis "
+                 "(Debian: libhiredis-dev)\n");
+    return 2;
+#endif
   } catch (const scaling::invalid_argument& e) {
     std::fprintf(stderr, "chat_relay: %s\n", e.what());
     return 2;
