@@ -8,6 +8,7 @@
 #include <scaling/architecture/partitioned_system.hpp>
 #include <scaling/architecture/queue_consumers.hpp>
 #include <scaling/architecture/read_through.hpp>
+#include <scaling/architecture/remote_cache.hpp>
 #include <scaling/architecture/replicated.hpp>
 #include <scaling/architecture/roles.hpp>
 #include <scaling/architecture/scenario.hpp>
