@@ -19,13 +19,29 @@
 // SLO, cache hit ratio, queue backlog and drain time, replication and view lag, writes per
 // shard node.
 //
-// Usage: architectures [--quick]   (--quick: a smaller workload and shorter runs, for CTest)
+// With --cache=redis, instead of the lab: stage 2's read path (read_through: app cache ->
+// replicas -> primary) in real time, with its app cache first in process, then on Redis
+// (architecture::remote_cache over redis::cache_tier), then on Redis behind a near cache kept
+// coherent by Redis's invalidations (two_level_cache): the same composition and workload on
+// each, with the hit ratio, requests/s and the latency of a cache hit measured side by side.
+// What to monitor there: the hit ratio, Redis's memory per key and evictions, connected
+// clients, the near cache's invalidations.
+//
+// Usage: architectures [--quick] [--cache=redis[:HOST:PORT]]
+//   --quick  a smaller workload and shorter runs, for CTest
+//   --cache=redis  stage 2's read path in real time on Redis: on HOST:PORT (not flushed: its
+//            keys go under "stage2:" with a 10-minute TTL), or on a redis-server started here
+//            on a free loopback port (skipped with a message, exit status 77, when none is
+//            installed or the program was built without hiredis)
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
+#include <cstdlib>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <scaling/architecture/capacity.hpp>
@@ -34,6 +50,19 @@
 #include <scaling/architecture/service_system.hpp>
 #include <scaling/architecture/web_system.hpp>
 #include <scaling/caching/cache.hpp>
+
+#if defined(SCALING_HAVE_HIREDIS)
+#include <scaling/architecture/read_through.hpp>
+#include <scaling/architecture/remote_cache.hpp>
+#include <scaling/architecture/replicated.hpp>
+#include <scaling/architecture/serving.hpp>
+#include <scaling/caching/two_level_cache.hpp>
+#include <scaling/lab/workload.hpp>
+#include <scaling/redis/cache_tier.hpp>
+#include <scaling/replication/replicated_store.hpp>
+
+#include "engines/servers.hpp"  // starts redis-server on a free loopback port
+#endif
 
 namespace {
 
@@ -122,11 +151,253 @@ void step(const char* stage, const Options& o, const arch::workload& w, double r
   check(ok == expect_within, what);
 }
 
+#if defined(SCALING_HAVE_HIREDIS)
+// --- Stage 2's read path in real time, its app cache in process, on Redis, and near + Redis.
+
+// One run's measured figures.
+struct real_time_run {
+  const char* name = "";
+  double hit_ratio = 0;
+  double requests_per_s = 0;
+  std::vector<double> hit_ns;       // every read the cache answered
+  std::vector<double> near_hit_ns;  // of those, the ones the near cache answered
+  std::uint64_t failed = 0;
+  std::uint64_t stale = 0;  // reads older than the last acknowledged write of their key
+};
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  const auto k = static_cast<std::size_t>(q * static_cast<double>(v.size() - 1));
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  return v[k];
+}
+
+// Redis's own figure `name` from INFO `section` (0 when absent).
+double redis_info(scaling::redis::pool& redis, const char* section, const std::string& name) {
+  const auto r = redis.execute({"INFO", section});
+  const std::string_view text = r.str();
+  const auto at = text.find(name + ":");
+  if (at == std::string_view::npos) return 0;
+  return std::strtod(std::string{text.substr(at + name.size() + 1, 24)}.c_str(), nullptr);
+}
+
+// Stage 2's data tier in real time: a primary and two replicas 100 ms behind (on a clock
+// that follows the wall clock), every object present at version 0, writes at the primary.
+struct stage_2_database {
+  using store_type = scaling::replicated_store<std::uint64_t, std::uint64_t, scaling::round_robin,
+                                               scaling::manual_clock>;
+  scaling::manual_clock clock;
+  store_type store{{.replicas = 2}, clock};
+  arch::inline_serving db{store.nodes()};
+  arch::store_reads<std::uint64_t, std::uint64_t, store_type, arch::inline_serving> reads{
+      store, db, scaling::read_options{}};  // replica_preferred, read-your-writes by position
+  arch::with_initial_value<std::uint64_t, std::uint64_t, decltype(reads)> catalogue{reads, 0};
+  arch::primary_writes<std::uint64_t, std::uint64_t, store_type, arch::inline_serving> writes{store,
+                                                                                              db};
+};
+
+// Drives `cache` (any read_cache) through read_through with `warmup` then `requests` requests
+// of the workload, one at a time; `near_hits` reads the near cache's hit count (or 0).
+template <class Cache, class NearHits>
+real_time_run run_real_time(const char* name, Cache& cache, const arch::workload& load,
+                            std::uint64_t warmup, std::uint64_t requests, NearHits near_hits) {
+  stage_2_database d;
+  arch::read_through<std::uint64_t, std::uint64_t, Cache, decltype(d.catalogue)> path{cache,
+                                                                                      d.catalogue};
+  const scaling::lab::zipf_distribution popularity{load.objects, load.zipf_s};
+  scaling::lab::rng gen{2};
+  std::vector<std::uint64_t> version(load.objects, 0);
+  std::uint64_t next_version = 0;
+  real_time_run out;
+  out.name = name;
+  const auto start = std::chrono::steady_clock::now();
+  auto measured_start = start;
+  std::uint64_t hits_before = 0;
+  std::uint64_t reads_before = 0;
+  for (std::uint64_t i = 0; i < warmup + requests; ++i) {
+    const bool measuring = i >= warmup;
+    if (i == warmup) {
+      measured_start = std::chrono::steady_clock::now();
+      hits_before = path.stats().hits;
+      reads_before = path.stats().reads;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    d.clock.set(scaling::manual_clock::time_point{now - start});  // replicas apply in real time
+    const std::uint64_t key = popularity(gen) - 1;
+    if (gen.uniform01() >= load.read_fraction) {
+      const std::uint64_t v = ++next_version;
+      d.writes.async_write(key, v, [&](arch::write_ack ack) {
+        if (ack.status != arch::reply_status::ok) return;
+        path.invalidate(key, ack.position);
+        version[key] = v;
+      });
+      continue;
+    }
+    const std::uint64_t near_before = near_hits();
+    arch::reply<std::uint64_t> got;
+    const auto t0 = std::chrono::steady_clock::now();
+    path.async_get(key, [&](arch::reply<std::uint64_t> r) { got = r; });
+    const auto t1 = std::chrono::steady_clock::now();
+    if (!measuring) continue;
+    if (got.status != arch::reply_status::ok) ++out.failed;
+    if (got.value.value_or(0) < version[key]) ++out.stale;
+    if (got.tier == arch::cache_tier) {
+      const double ns = std::chrono::duration<double, std::nano>(t1 - t0).count();
+      out.hit_ns.push_back(ns);
+      if (near_hits() > near_before) out.near_hit_ns.push_back(ns);
+    }
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - measured_start).count();
+  out.requests_per_s = static_cast<double>(requests) / seconds;
+  out.hit_ratio =
+      scaling::ratio(path.stats().hits - hits_before, path.stats().reads - reads_before);
+  return out;
+}
+
+void print(const real_time_run& r) {
+  std::printf("  %-38s %9.3f %10.0f %11.0f %11.0f\n", r.name, r.hit_ratio, r.requests_per_s,
+              percentile(r.hit_ns, 0.5), percentile(r.hit_ns, 0.99));
+}
+
+// --cache=redis[:host:port]: 0 when every check passed, 77 when skipped.
+int stage_2_on_redis(const std::string& where, bool quick) {
+  engines_test::scratch_dir dir;
+  engines_test::server started;
+  scaling::redis::endpoint server;
+  if (!where.empty()) {
+    server = scaling::redis::endpoint::parse(where, "127.0.0.1");
+  } else {
+    const std::string binary = engines_test::find_program("redis-server");
+    if (binary.empty()) {
+      std::printf("SKIPPED: --cache=redis needs redis-server (scripts/deps installs it)\n");
+      return 77;
+    }
+    server.port = engines_test::free_port();
+    if (!started.start(engines_test::redis_argv(binary, server.port, dir.path()), server.port)) {
+      std::printf("SKIPPED: redis-server did not start on port %u\n", server.port);
+      return 77;
+    }
+  }
+  const arch::workload load{
+      .objects = quick ? 20'000U : 100'000U, .zipf_s = 0.99, .read_fraction = 0.95};
+  const std::uint64_t warmup = quick ? 20'000 : 200'000;
+  const std::uint64_t requests = quick ? 20'000 : 200'000;
+  const std::size_t capacity = load.objects / 10;  // as the lab's stage 2: a tenth of the objects
+
+  scaling::redis::cache_tier plain{server};
+  scaling::redis::cache_tier tracked{server, {.invalidations = scaling::redis::tracking::on}};
+  scaling::two_level_cache near{tracked, {.near_capacity = capacity, .near_ttl = 30s}};
+  // A server given on the command line is not flushed: the keys go under "stage2:" with the
+  // fills' 10-minute TTL, and the figures count the keys added.
+  double keys_before = 0;
+  try {
+    if (where.empty()) (void)plain.connections().execute({"FLUSHDB"});
+    keys_before = static_cast<double>(plain.connections().execute({"DBSIZE"}).integer());
+  } catch (const scaling::redis::error& e) {
+    std::printf("Redis at %s: %s\n", server.to_string().c_str(), e.what());
+    return 1;
+  }
+  if (tracked.wait_channel_for(5s) != scaling::wait_status::ready) {
+    std::printf("Redis at %s: the invalidation channel did not come up\n",
+                server.to_string().c_str());
+    return 1;
+  }
+  const double memory_before = redis_info(plain.connections(), "memory", "used_memory");
+  std::printf(
+      "Stage 2's read path in real time (read_through: app cache -> 2 replicas -> primary), "
+      "one thread,\n%llu requests after %llu of warm-up, %.0f%% reads, Zipf %.2f over %llu "
+      "objects; Redis at %s%s\n",
+      static_cast<unsigned long long>(requests), static_cast<unsigned long long>(warmup),
+      load.read_fraction * 100, load.zipf_s, static_cast<unsigned long long>(load.objects),
+      server.to_string().c_str(), where.empty() ? " (started here)" : "");
+
+  app_cache in_process{capacity};
+  auto no_near = [] { return std::uint64_t{0}; };
+  const auto local = run_real_time("in process (w_tinylfu, 1/10 objects)", in_process, load, warmup,
+                                   requests, no_near);
+  arch::remote_cache<std::uint64_t, std::uint64_t, scaling::redis::cache_tier> on_redis{
+      plain, {.key_prefix = "stage2:redis:"}};
+  const auto redis =
+      run_real_time("Redis (remote_cache)", on_redis, load, warmup, requests, no_near);
+  arch::remote_cache<std::uint64_t, std::uint64_t, decltype(near)> on_near{
+      near, {.key_prefix = "stage2:near:"}};
+  const auto near_redis = run_real_time("near cache (1/10 objects) + Redis", on_near, load, warmup,
+                                        requests, [&] { return near.stats().near_hits; });
+
+  std::printf("\n  %-38s %9s %10s %11s %11s\n", "app cache", "hit ratio", "req/s", "hit p50 ns",
+              "hit p99 ns");
+  for (const auto* r : {&local, &redis, &near_redis})
+    print(*r);
+  const double local_p50 = percentile(local.hit_ns, 0.5);
+  const double redis_p50 = percentile(redis.hit_ns, 0.5);
+  const double near_p50 = percentile(near_redis.near_hit_ns, 0.5);
+  std::printf(
+      "  near hits: %zu of %zu cache hits, p50 %.0f ns, p99 %.0f ns\n"
+      "  a hit through Redis: %.0fx the in-process hit (p50); through the near cache: %.1fx\n"
+      "  requests/s: in process %.1fx Redis, %.1fx near + Redis\n",
+      near_redis.near_hit_ns.size(), near_redis.hit_ns.size(), near_p50,
+      percentile(near_redis.near_hit_ns, 0.99), redis_p50 / local_p50, near_p50 / local_p50,
+      local.requests_per_s / redis.requests_per_s,
+      local.requests_per_s / near_redis.requests_per_s);
+
+  auto& admin = plain.connections();
+  const double keys = static_cast<double>(admin.execute({"DBSIZE"}).integer()) - keys_before;
+  const double memory_after = redis_info(admin, "memory", "used_memory");
+  const auto near_stats = near.stats();
+  std::printf(
+      "  Redis: %.0f keys, %.0f bytes of used_memory per key, evicted_keys %.0f, "
+      "connected_clients %.0f;\n  near cache: %llu invalidations, %llu flushes, "
+      "%llu dropped loads\n",
+      keys, keys > 0 ? (memory_after - memory_before) / keys : 0.0,
+      redis_info(admin, "stats", "evicted_keys"), redis_info(admin, "clients", "connected_clients"),
+      static_cast<unsigned long long>(near_stats.invalidations),
+      static_cast<unsigned long long>(near_stats.flushes),
+      static_cast<unsigned long long>(near_stats.dropped_loads));
+
+  bool answered = true;
+  bool fresh = true;
+  for (const auto* r : {&local, &redis, &near_redis}) {
+    answered = answered && r->failed == 0;
+    fresh = fresh && r->stale == 0;
+  }
+  check(answered, "every read is answered, on every app cache");
+  check(fresh, "no read returns a version older than its key's last acknowledged write");
+  check(redis.hit_ratio >= local.hit_ratio,
+        "Redis, which holds every object filled, hits at least as often as a tenth in process");
+  check(near_redis.near_hit_ns.size() * 2 >= near_redis.hit_ns.size(),
+        "the near cache answers most cache hits");
+  check(near_p50 < redis_p50, "a near hit is faster than a Redis round trip");
+  return failures == 0 ? 0 : 1;
+}
+#endif
 }  // namespace
 
 int main(int argc, char** argv) {
   settings cfg;
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false;
+  std::optional<std::string> redis_cache;  // --cache=redis[:host:port]
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--quick") {
+      quick = true;
+    } else if (arg == "--cache=redis") {
+      redis_cache = "";
+    } else if (arg.rfind("--cache=redis:", 0) == 0) {
+      redis_cache = std::string{arg.substr(14)};
+    } else {
+      std::fprintf(stderr, "usage: architectures [--quick] [--cache=redis[:HOST:PORT]]\n");
+      return 2;
+    }
+  }
+  if (redis_cache) {
+#if defined(SCALING_HAVE_HIREDIS)
+    return stage_2_on_redis(*redis_cache, quick);
+#else
+    std::printf("SKIPPED: --cache=redis needs hiredis at build time (Debian: libhiredis-dev)\n");
+    return 77;
+#endif
+  }
   if (quick) {
     cfg.read_heavy.objects = 20'000;
     cfg.ttl = 10s;

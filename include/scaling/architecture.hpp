@@ -9,6 +9,7 @@
 #include <scaling/architecture/queue_consumers.hpp>
 #include <scaling/architecture/quorum_replicas.hpp>
 #include <scaling/architecture/read_through.hpp>
+#include <scaling/architecture/remote_cache.hpp>
 #include <scaling/architecture/replicated.hpp>
 #include <scaling/architecture/roles.hpp>
 #include <scaling/architecture/scenario.hpp>
