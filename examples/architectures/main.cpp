@@ -33,6 +33,7 @@
 //            keys go under "stage2:" with a 10-minute TTL), or on a redis-server started here
 //            on a free loopback port (skipped with a message, exit status 77, when none is
 //            installed or the program was built without hiredis)
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -377,18 +378,28 @@ int main(int argc, char** argv) {
   settings cfg;
   bool quick = false;
   std::optional<std::string> redis_cache;  // --cache=redis[:host:port]
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--quick") {
-      quick = true;
-    } else if (arg == "--cache=redis") {
-      redis_cache = "";
-    } else if (arg.rfind("--cache=redis:", 0) == 0) {
-      redis_cache = std::string{arg.substr(14)};
-    } else {
-      std::fprintf(stderr, "usage: architectures [--quick] [--cache=redis[:HOST:PORT]]\n");
-      return 2;
-    }
+  CLI::App app{"architectures: the seed's four stages composed from the blocks, in the lab"};
+  app.add_flag("--quick", quick, "a smaller workload and shorter runs, for CTest");
+  app.add_option_function<std::string>(
+         "--cache",
+         [&](const std::string& value) {
+           if (value == "redis") {
+             redis_cache = "";
+           } else if (value.rfind("redis:", 0) == 0) {
+             redis_cache = value.substr(6);
+           } else {
+             throw CLI::ValidationError("--cache",
+                                        "must be redis or redis:HOST:PORT (got '" + value + "')");
+           }
+         },
+         "stage 2's read path in real time with its app cache on Redis")
+      ->type_name("redis[:HOST:PORT]");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::fprintf(stderr, "architectures: %s\nrun 'architectures --help' for usage\n", e.what());
+    return 2;
   }
   if (redis_cache) {
 #if defined(SCALING_HAVE_HIREDIS)
