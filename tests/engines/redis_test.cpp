@@ -269,6 +269,26 @@ TEST_F(RedisServer, TheNearCacheDropsAKeyWrittenByAnotherClient) {
   EXPECT_EQ(cache.get("user:1"), std::nullopt);
 }
 
+TEST_F(RedisServer, ItsOwnFillAfterAMissIsNotEchoedBackAsAnInvalidation) {
+  redis::cache_tier tier{where(), {.invalidations = redis::tracking::on}};
+  scaling::two_level_cache cache{tier, {.near_capacity = 100, .near_ttl = 1min}};
+  ASSERT_EQ(tier.wait_channel_for(5s), scaling::wait_status::ready);
+  redis::connection other{where()};
+  (void)other.execute({"SET", "sentinel", "0"});
+  EXPECT_EQ(cache.get("sentinel"), "0");         // tracked, and near
+  EXPECT_EQ(cache.get("page:1"), std::nullopt);  // a miss: tracked too
+  cache.set("page:1", "v1", 0ms);                // the fill after the miss
+  EXPECT_EQ(cache.get("page:1"), "v1");          // from Redis, kept near
+  // Redis sends invalidations in order on the one channel: once the sentinel's has arrived,
+  // an echo of the fill would have arrived before it.
+  (void)other.execute({"SET", "sentinel", "1"});
+  ASSERT_TRUE(eventually([&] { return !cache.near_contains("sentinel"); }));
+  EXPECT_TRUE(cache.near_contains("page:1"));
+  EXPECT_EQ(cache.stats().invalidations, 1U);
+  EXPECT_EQ(cache.get("page:1"), "v1");
+  EXPECT_EQ(cache.stats().near_hits, 1U);
+}
+
 TEST_F(RedisServer, ALostInvalidationConnectionFlushesTheNearCacheAndTrackingResumes) {
   redis::cache_tier tier{
       where(),

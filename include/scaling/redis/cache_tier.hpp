@@ -8,7 +8,10 @@
 // pooled connection before its first read, so Redis tells it which keys a read may now be
 // stale for. A background thread reads the invalidations and hands them to the registered
 // sink (a scaling::two_level_cache); when the invalidation connection is lost the sink is
-// told to flush and to stop caching until it is back.
+// told to flush and to stop caching until it is back. Tracking is NOLOOP: a write made on a
+// connection is not echoed back to it as an invalidation, so the sink must drop its own copy
+// of a key it writes (two_level_cache's set and erase do); otherwise every fill after a miss
+// would come back as an invalidation and evict the near copy the next read makes.
 //
 // When to pick it: the shared cache of a service that runs on several machines; with a
 // two_level_cache in front for hot keys. Pick memcached::pool for a pure cache over many
@@ -177,7 +180,7 @@ class cache_tier {
     c->connect();
     if (c->tag() != generation) {
       const reply r =
-          c->execute({"CLIENT", "TRACKING", "ON", "REDIRECT", std::to_string(redirect)});
+          c->execute({"CLIENT", "TRACKING", "ON", "REDIRECT", std::to_string(redirect), "NOLOOP"});
       (void)expect(r, reply::type::status, c->server(), "CLIENT TRACKING");
       c->set_tag(generation);
     }
