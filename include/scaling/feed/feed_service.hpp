@@ -59,6 +59,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <limits>
 #include <map>
 #include <memory>
@@ -167,6 +168,7 @@ struct feed_service_stats {
   std::uint64_t rebuilds = 0;            // timelines built or rebuilt by a read
   std::uint64_t read_work = 0;           // entries scanned and merged by reads, rebuilds included
   std::uint64_t mode_switches = 0;       // (author, follower) pairs that went push <-> pull
+  std::uint64_t fan_out_errors = 0;      // batches dropped because the store failed (Redis down)
   std::size_t materialised_timelines = 0;
   std::size_t stored_entries = 0;                  // entries held in materialised timelines
   std::size_t stored_bytes = 0;                    // bytes allocated for them (24 B per slot)
@@ -376,7 +378,8 @@ struct fan_out_batch {
 //   erase_post(u, t, e), erase_author(u, t, a)
 //   assign(u, t, ascending, horizon)        a rebuilt timeline replaces t's entries
 //   needs_rebuild(u, t, limit) -> bool      t cannot answer a read of `limit` by itself
-//   read(u, t, limit) -> vector             the newest min(limit, size) entries, newest first
+//   read(u, t, limit) -> optional<vector>   the newest min(limit, size) entries, newest first;
+//                                           nullopt: t's entries were lost, rebuild it
 //   release(u, t)                           t left the service's index (evicted or expired)
 //   flush()                                 applies what write/erase deferred (a pipeline)
 //   stored_entries(), stored_bytes()        gauges over the timelines not released
@@ -393,7 +396,7 @@ concept timeline_store = std::default_initializable<typename S::timeline> &&
   s.erase_author(u, t, u);
   s.assign(u, t, std::move(ascending), horizon);
   { s.needs_rebuild(u, t, n) } -> std::same_as<bool>;
-  { s.read(u, t, n) } -> std::same_as<std::vector<feed_entry>>;
+  { s.read(u, t, n) } -> std::same_as<std::optional<std::vector<feed_entry>>>;
   s.release(u, t);
   s.flush();
   { std::as_const(s).stored_entries() } -> std::convertible_to<std::size_t>;
@@ -446,8 +449,8 @@ class in_process_timelines {
   [[nodiscard]] bool needs_rebuild(feed_user_id /*user*/, timeline& t, std::size_t limit) const {
     return t.ring_.horizon && t.ring_.entries.size() < limit;
   }
-  [[nodiscard]] std::vector<feed_entry> read(feed_user_id /*user*/, timeline& t,
-                                             std::size_t limit) const {
+  [[nodiscard]] std::optional<std::vector<feed_entry>> read(feed_user_id /*user*/, timeline& t,
+                                                            std::size_t limit) const {
     return t.ring_.newest(limit);
   }
   void release(feed_user_id /*user*/, timeline& t) {
@@ -699,19 +702,25 @@ class feed_service {
       }
       store_.flush();  // deferred writes applied: the store knows what it holds
       if (store_.needs_rebuild(user, tl->entries, limit)) rebuild(user, *tl);
-      return merge(store_.read(user, tl->entries, limit), sources, limit);
+      std::optional<std::vector<feed_entry>> stored = store_.read(user, tl->entries, limit);
+      if (!stored) {  // the store lost them behind the service's back (Redis)
+        rebuild(user, *tl);
+        stored = store_.read(user, tl->entries, limit);
+      }
+      return merge(std::move(stored).value_or(std::vector<feed_entry>{}), sources, limit);
     }
   }
 
   // Runs up to `max_batches` queued fan-out batches on the calling thread (for services built
   // with fan_out_workers = 0, and to help the workers). Returns how many ran.
+  // Throws: what the store throws for a batch (redis::error), after dropping that batch.
   std::size_t run_fan_out(std::size_t max_batches = std::numeric_limits<std::size_t>::max()) {
     std::size_t ran = 0;
     while (ran < max_batches) {
       auto got = queue_.receive(0, 1);
       if (got.empty()) break;
-      finish(got.front());
       ++ran;
+      if (std::exception_ptr failed = finish(got.front())) std::rethrow_exception(failed);
     }
     return ran;
   }
@@ -766,6 +775,7 @@ class feed_service {
     s.rebuilds = rebuilds_.load();
     s.read_work = read_work_.load();
     s.mode_switches = mode_switches_.load();
+    s.fan_out_errors = fan_out_errors_.load();
     s.materialised_timelines = timelines_.size();
     s.stored_entries = store_.stored_entries();
     s.stored_bytes = store_.stored_bytes();
@@ -1002,12 +1012,20 @@ class feed_service {
       auto got = queue_.receive_until(me, 1, std::chrono::steady_clock::time_point::max(), stop);
       if (!got) return;
       for (auto& d : *got)
-        finish(d);
+        (void)finish(d);  // a failure is counted in fan_out_errors
     }
   }
 
-  void finish(delivery<batch>& d) {
-    apply(d.body);
+  // Applies a batch. A store that fails (Redis down) has marked the timelines it could not
+  // write lost, to be rebuilt by their next read; the batch is dropped and counted.
+  std::exception_ptr finish(delivery<batch>& d) {
+    std::exception_ptr failed;
+    try {
+      apply(d.body);
+    } catch (...) {
+      fan_out_errors_.add();
+      failed = std::current_exception();
+    }
     (void)queue_.ack(d.receipt);
     {
       std::scoped_lock lock{lag_mutex_};
@@ -1015,6 +1033,7 @@ class feed_service {
       pending_writes_ -= d.body.end - d.body.begin;
     }
     drained_.notify_all();
+    return failed;
   }
 
   void apply(const batch& b) {
@@ -1107,6 +1126,7 @@ class feed_service {
   relaxed_counter rebuilds_;
   relaxed_counter read_work_;
   relaxed_counter mode_switches_;
+  relaxed_counter fan_out_errors_;
 
   std::vector<std::jthread> workers_;  // last: stopped and joined first
 };
