@@ -17,13 +17,15 @@
 //     follower) pair is push or pull: push when the follower's view rate times the cost ratio
 //     (pull cost / push cost) is at least `push_threshold` times the author's post rate. Rates
 //     are exponentially decayed counters on the service's clock.
-// Materialised timelines live in a scaling::cache bounded by memory (LRU); fan-out only
+// Materialised timelines are indexed by a scaling::cache bounded by memory (LRU); fan-out only
 // refreshes timelines that are present (Twitter's RPUSHX), so inactive users cost nothing, and
-// a read that finds no timeline rebuilds it from the authors' posts.
+// a read that finds no timeline rebuilds it from the authors' posts. Their entries live in the
+// service's timeline store (the Store parameter, a timeline_store): in process by default
+// (in_process_timelines), or as Redis lists (redis_timelines, scaling/feed/redis_timelines.hpp).
 //
 // When to pick it: to serve feeds in process, or to measure the fan-out trade-off on your own
-// graph and read/write mix (examples/cases/twitter_timeline). Pick a fan_out_on_write store in
-// Redis when timelines must outlive the process.
+// graph and read/write mix (examples/cases/twitter_timeline). Pick redis_timelines as the
+// store when timelines must outlive the process.
 //
 //   scaling::feed_service<scaling::hybrid_fan_out> feed{{.celebrity_threshold = 10'000}};
 //   (void)feed.follow(/*follower=*/1, /*followee=*/2);
@@ -575,7 +577,8 @@ class feed_service {
   // `follower` follows `followee`; a materialised timeline of the follower gets the followee's
   // posts now when the policy pushes them.
   // Returns: false if the edge existed (nothing changes).
-  // Throws: scaling::invalid_argument if follower == followee.
+  // Throws: scaling::invalid_argument if follower == followee; what the store throws
+  //   (redis::error), after the edge is recorded: the timeline is rebuilt on its next read.
   bool follow(feed_user_id follower, feed_user_id followee) {
     if (follower == followee) {
       detail::throw_invalid_argument("scaling::feed_service::follow", "followee",
@@ -665,6 +668,7 @@ class feed_service {
   // The newest min(limit, timeline_length) posts of the user's followees, newest first.
   // A fan_out_on_write / hybrid / per-pair read rebuilds a missing timeline (a cache miss)
   // and re-decides push or pull for each followee (hybrid, per-pair). limit 0 returns {}.
+  // Throws: what the store throws (redis::error: Redis down, within its timeouts).
   [[nodiscard]] std::vector<feed_entry> timeline(feed_user_id user, std::size_t limit) {
     if (limit == 0) return {};
     limit = std::min(limit, options_.timeline_length);
