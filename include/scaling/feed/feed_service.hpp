@@ -17,13 +17,15 @@
 //     follower) pair is push or pull: push when the follower's view rate times the cost ratio
 //     (pull cost / push cost) is at least `push_threshold` times the author's post rate. Rates
 //     are exponentially decayed counters on the service's clock.
-// Materialised timelines live in a scaling::cache bounded by memory (LRU); fan-out only
+// Materialised timelines are indexed by a scaling::cache bounded by memory (LRU); fan-out only
 // refreshes timelines that are present (Twitter's RPUSHX), so inactive users cost nothing, and
-// a read that finds no timeline rebuilds it from the authors' posts.
+// a read that finds no timeline rebuilds it from the authors' posts. Their entries live in the
+// service's timeline store (the Store parameter, a timeline_store): in process by default
+// (in_process_timelines), or as Redis lists (redis_timelines, scaling/feed/redis_timelines.hpp).
 //
 // When to pick it: to serve feeds in process, or to measure the fan-out trade-off on your own
-// graph and read/write mix (examples/cases/twitter_timeline). Pick a fan_out_on_write store in
-// Redis when timelines must outlive the process.
+// graph and read/write mix (examples/cases/twitter_timeline). Pick redis_timelines as the
+// store when timelines must outlive the process.
 //
 //   scaling::feed_service<scaling::hybrid_fan_out> feed{{.celebrity_threshold = 10'000}};
 //   (void)feed.follow(/*follower=*/1, /*followee=*/2);
@@ -59,12 +61,14 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <stop_token>
 #include <string_view>
 #include <thread>
@@ -166,6 +170,7 @@ struct feed_service_stats {
   std::uint64_t rebuilds = 0;            // timelines built or rebuilt by a read
   std::uint64_t read_work = 0;           // entries scanned and merged by reads, rebuilds included
   std::uint64_t mode_switches = 0;       // (author, follower) pairs that went push <-> pull
+  std::uint64_t fan_out_errors = 0;      // batches dropped because the store failed (Redis down)
   std::size_t materialised_timelines = 0;
   std::size_t stored_entries = 0;                  // entries held in materialised timelines
   std::size_t stored_bytes = 0;                    // bytes allocated for them (24 B per slot)
@@ -265,19 +270,85 @@ class entry_ring {
   std::size_t size_ = 0;
 };
 
-// A materialised timeline: the posts of the authors pushed to it, newest `length` at most.
-// Invariant (once fan-out drained): it holds every live post of its pushed authors that is
-// newer than `horizon`, the newest entry it ever dropped or refused for lack of room (none:
-// it holds them all). The horizon is kept apart from the entries because removals can empty
-// the timeline, after which its oldest entry no longer tells where it stops being complete.
+// The entries of a materialised timeline and their horizon: the ring holds the newest
+// `length` posts of the authors pushed to it. Invariant (once fan-out drained): it holds every
+// live post of its pushed authors that is newer than `horizon`, the newest entry it ever
+// dropped or refused for lack of room (none: it holds them all). The horizon is kept apart from
+// the entries because removals can empty the timeline, after which its oldest entry no longer
+// tells where it stops being complete.
+struct ring_timeline {
+  entry_ring entries;
+  std::optional<feed_entry> horizon;
+
+  void raise_horizon(const feed_entry& e) {
+    if (!horizon || older(*horizon, e)) horizon = e;
+  }
+
+  // Writes e unless it is there already or not newer than the horizon.
+  bool write(const feed_entry& e, std::size_t max) {
+    if (horizon && !older(*horizon, e)) return false;
+    auto& r = entries;
+    std::size_t pos = r.size();
+    if (pos != 0 && !older(r.at(pos - 1), e)) {
+      pos = r.lower_bound(e);
+      if (pos < r.size() && r.at(pos) == e) return false;
+    }
+    if (r.size() == max) {
+      if (pos == 0) {
+        raise_horizon(e);
+        return false;
+      }
+      raise_horizon(r.at(0));
+      r.pop_front();
+      --pos;
+    }
+    if (pos == r.size()) {
+      r.push_back(e, max);
+    } else {
+      r.insert_at(pos, e, max);
+    }
+    return true;
+  }
+
+  // Writes an author's posts (oldest first) when the author turns push: its newest `max`,
+  // newest first, until the horizon stops them. Returns the entries written.
+  std::size_t backfill(std::span<const feed_entry> posts, std::size_t max) {
+    const std::size_t from = posts.size() > max ? posts.size() - max : 0;
+    std::size_t written = 0;
+    for (std::size_t i = posts.size(); i-- > from;) {
+      if (!write(posts[i], max)) {
+        if (horizon && !older(*horizon, posts[i])) break;  // so are the older ones
+        continue;
+      }
+      ++written;
+    }
+    // The author's posts below its newest `max` are not held: older than the `max` entries
+    // the timeline now holds at least.
+    if (from != 0) raise_horizon(posts[from - 1]);
+    return written;
+  }
+
+  // The newest min(limit, size) entries, newest first.
+  [[nodiscard]] std::vector<feed_entry> newest(std::size_t limit) const {
+    const std::size_t n = std::min(limit, entries.size());
+    std::vector<feed_entry> out;
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i)
+      out.push_back(entries.at(entries.size() - 1 - i));
+    return out;
+  }
+};
+
+// A materialised timeline: its entries (in the store's form) and what the service decides
+// with: the authors pushed to it, each with how many of its posts had skipped fan-out when the
+// timeline last caught up with it (hybrid: posts made while above the threshold), and its
+// view rate (per-pair).
+template <class Entries>
 struct timeline_state {
   std::mutex mutex;
-  entry_ring entries;
-  // The authors pushed to it, each with how many of its posts had skipped fan-out when the
-  // timeline last caught up with it (hybrid: posts made while above the threshold).
+  Entries entries;
   boost::unordered_flat_map<feed_user_id, std::uint64_t> pushed;
   decayed_count views;
-  std::optional<feed_entry> horizon;
   bool evicted = false;  // left the cache: writes to it are pointless
 };
 
@@ -295,6 +366,151 @@ struct fan_out_batch {
 
 }  // namespace detail
 
+// A timeline store: where feed_service keeps the entries of materialised timelines (the
+// service keeps the rest: which authors are pushed, view rates, the memory-bounded index).
+// The service calls every member but the constructor, weight() and the gauges with the
+// timeline's own lock held; a store that shares state between timelines (a connection)
+// locks it itself. Requirements, for a store S with S::timeline t (one timeline's entries,
+// default-constructed empty) and the timeline's user u:
+//   S(S::options_type, feed_options)        built by the service
+//   S::weight(options)                      bytes the service's memory bound counts per timeline
+//   write(u, t, e, max) -> bool             inserts e in order, the oldest dropped past max;
+//                                           false: a duplicate, or not newer than the horizon
+//   backfill(u, t, posts, max) -> size_t    an author's posts (oldest first) turned push
+//   erase_post(u, t, e), erase_author(u, t, a)
+//   assign(u, t, ascending, horizon)        a rebuilt timeline replaces t's entries
+//   needs_rebuild(u, t, limit) -> bool      t cannot answer a read of `limit` by itself
+//   read(u, t, limit) -> optional<vector>   the newest min(limit, size) entries, newest first;
+//                                           nullopt: t's entries were lost, rebuild it
+//   release(u, t)                           t left the service's index (evicted or expired)
+//   flush()                                 applies what write/erase deferred (a pipeline)
+//   stored_entries(), stored_bytes()        gauges over the timelines not released
+template <class S>
+concept timeline_store = std::default_initializable<typename S::timeline> &&
+    std::constructible_from<S, typename S::options_type, const feed_options&> &&
+    requires(S& s, typename S::timeline& t, feed_user_id u, const feed_entry& e, std::size_t n,
+             std::span<const feed_entry> posts, std::vector<feed_entry>&& ascending,
+             std::optional<feed_entry> horizon, const feed_options& o) {
+  { S::weight(o) } -> std::convertible_to<std::size_t>;
+  { s.write(u, t, e, n) } -> std::same_as<bool>;
+  { s.backfill(u, t, posts, n) } -> std::same_as<std::size_t>;
+  s.erase_post(u, t, e);
+  s.erase_author(u, t, u);
+  s.assign(u, t, std::move(ascending), horizon);
+  { s.needs_rebuild(u, t, n) } -> std::same_as<bool>;
+  { s.read(u, t, n) } -> std::same_as<std::optional<std::vector<feed_entry>>>;
+  s.release(u, t);
+  s.flush();
+  { std::as_const(s).stored_entries() } -> std::convertible_to<std::size_t>;
+  { std::as_const(s).stored_bytes() } -> std::convertible_to<std::size_t>;
+};
+
+// The default timeline store: each timeline a ring of 24-byte entries in process, growing by
+// doubling up to timeline_length; nothing is deferred (flush() does nothing). Thread safety:
+// the service serialises calls per timeline; the gauges are atomic.
+class in_process_timelines {
+ public:
+  struct options_type {};
+  class timeline {
+    friend class in_process_timelines;
+    detail::ring_timeline ring_;
+    bool released_ = false;
+  };
+
+  in_process_timelines(options_type /*options*/, const feed_options& /*feed*/) {}
+
+  // A timeline weighs its full length (timeline_length x 24 B, plus 256 B), so the service's
+  // memory bound holds however full the timelines get.
+  [[nodiscard]] static std::size_t weight(const feed_options& o) noexcept {
+    return o.timeline_length * sizeof(feed_entry) + 256;
+  }
+
+  bool write(feed_user_id /*user*/, timeline& t, const feed_entry& e, std::size_t max) {
+    const gauge g{*this, t};
+    return t.ring_.write(e, max);
+  }
+  std::size_t backfill(feed_user_id /*user*/, timeline& t, std::span<const feed_entry> posts,
+                       std::size_t max) {
+    const gauge g{*this, t};
+    return t.ring_.backfill(posts, max);
+  }
+  void erase_post(feed_user_id /*user*/, timeline& t, const feed_entry& e) {
+    const gauge g{*this, t};
+    (void)t.ring_.entries.erase_if([&](const feed_entry& x) { return x.post == e.post; });
+  }
+  void erase_author(feed_user_id /*user*/, timeline& t, feed_user_id author) {
+    const gauge g{*this, t};
+    (void)t.ring_.entries.erase_if([author](const feed_entry& x) { return x.author == author; });
+  }
+  void assign(feed_user_id /*user*/, timeline& t, std::vector<feed_entry>&& ascending,
+              std::optional<feed_entry> horizon) {
+    const gauge g{*this, t};
+    t.ring_.entries.assign(std::move(ascending));
+    t.ring_.horizon = horizon;
+  }
+  // Starts loading the ring slots the next write touches (the newest entry, the oldest).
+  void prefetch(const timeline& t) const noexcept {
+    const auto& r = t.ring_.entries;
+    if (r.size() == 0) return;
+    __builtin_prefetch(&r.at(r.size() - 1));
+    __builtin_prefetch(&r.at(0));
+  }
+  [[nodiscard]] bool needs_rebuild(feed_user_id /*user*/, timeline& t, std::size_t limit) const {
+    return t.ring_.horizon && t.ring_.entries.size() < limit;
+  }
+  [[nodiscard]] std::optional<std::vector<feed_entry>> read(feed_user_id /*user*/, timeline& t,
+                                                            std::size_t limit) const {
+    return t.ring_.newest(limit);
+  }
+  void release(feed_user_id /*user*/, timeline& t) {
+    if (t.released_) return;
+    t.released_ = true;
+    entries_.fetch_sub(static_cast<std::int64_t>(t.ring_.entries.size()));
+    slots_.fetch_sub(static_cast<std::int64_t>(t.ring_.entries.slots()));
+  }
+  void flush() noexcept {}
+
+  [[nodiscard]] std::size_t stored_entries() const noexcept {
+    return static_cast<std::size_t>(std::max<std::int64_t>(0, entries_.load()));
+  }
+  // Allocated slots x 24 B (rings grow by doubling).
+  [[nodiscard]] std::size_t stored_bytes() const noexcept {
+    return static_cast<std::size_t>(std::max<std::int64_t>(0, slots_.load())) * sizeof(feed_entry);
+  }
+
+ private:
+  // Adds a timeline's change in entries and slots to the gauges (a released timeline was
+  // subtracted whole).
+  class gauge {
+   public:
+    gauge(in_process_timelines& store, const timeline& t)
+        : store_(store), t_(t), entries_(t.ring_.entries.size()), slots_(t.ring_.entries.slots()) {}
+    gauge(const gauge&) = delete;
+    gauge& operator=(const gauge&) = delete;
+    ~gauge() {
+      if (t_.released_) return;
+      const auto& r = t_.ring_.entries;
+      if (r.size() != entries_) {
+        store_.entries_.fetch_add(static_cast<std::int64_t>(r.size()) -
+                                  static_cast<std::int64_t>(entries_));
+      }
+      if (r.slots() != slots_) {
+        store_.slots_.fetch_add(static_cast<std::int64_t>(r.slots()) -
+                                static_cast<std::int64_t>(slots_));
+      }
+    }
+
+   private:
+    in_process_timelines& store_;
+    const timeline& t_;
+    std::size_t entries_;
+    std::size_t slots_;
+  };
+
+  std::atomic<std::int64_t> entries_{0};
+  std::atomic<std::int64_t> slots_{0};
+};
+
 // The feed service. See the banner at the top of this header.
 //
 // Template parameters:
@@ -302,11 +518,16 @@ struct fan_out_batch {
 //           per_pair_fan_out.
 //   Clock: a clock_source for the fan-out lag, the per-pair rates and inactive_after
 //          (tests pass scaling::manual_clock).
-template <fan_out_policy Policy, clock_source Clock = std::chrono::steady_clock>
+//   Store: a timeline_store holding the materialised timelines' entries:
+//          in_process_timelines (the default), or redis_timelines
+//          (scaling/feed/redis_timelines.hpp: Redis lists, as Twitter kept them).
+template <fan_out_policy Policy, clock_source Clock = std::chrono::steady_clock,
+          timeline_store Store = in_process_timelines>
 class feed_service {
   static constexpr fan_out_kind kind = Policy::kind;
   static constexpr bool materialises = kind != fan_out_kind::on_read;
-  using timeline_ptr = std::shared_ptr<detail::timeline_state>;
+  using timeline_state = detail::timeline_state<typename Store::timeline>;
+  using timeline_ptr = std::shared_ptr<timeline_state>;
   using batch = detail::fan_out_batch;
   struct timeline_cache : cache<feed_user_id, timeline_ptr, lru, sharded<16>> {
     using cache<feed_user_id, timeline_ptr, lru, sharded<16>>::cache;
@@ -316,13 +537,20 @@ class feed_service {
  public:
   using policy_type = Policy;
   using clock_type = Clock;
+  using store_type = Store;
 
   // Throws: scaling::invalid_argument if timeline_length is 0 or above 2^24, fan_out_batch is 0,
   // timeline_memory is below 16 timelines' weight (one per cache segment), inactive_after or
   // rate_half_life is <= 0, cost_ratio or push_threshold is negative or not finite.
   explicit feed_service(feed_options options = {}, Clock clock = Clock{})
+      : feed_service(options, typename Store::options_type{}, clock) {}
+  // As above, with the store's own options (redis_timelines: the server and key prefix).
+  // Throws: as above, and what the store's constructor throws for its options.
+  feed_service(feed_options options, typename Store::options_type store_options,
+               Clock clock = Clock{})
       : options_(checked(options)),
         clock_(clock),
+        store_(std::move(store_options), options_),
         timelines_(options_.timeline_memory, timeline_cache_options(options_, clock)),
         queue_(work_queue_options{.visibility_timeout = std::chrono::nanoseconds::max(),
                                   .max_receives = 1,
@@ -349,7 +577,8 @@ class feed_service {
   // `follower` follows `followee`; a materialised timeline of the follower gets the followee's
   // posts now when the policy pushes them.
   // Returns: false if the edge existed (nothing changes).
-  // Throws: scaling::invalid_argument if follower == followee.
+  // Throws: scaling::invalid_argument if follower == followee; what the store throws
+  //   (redis::error), after the edge is recorded: the timeline is rebuilt on its next read.
   bool follow(feed_user_id follower, feed_user_id followee) {
     if (follower == followee) {
       detail::throw_invalid_argument("scaling::feed_service::follow", "followee",
@@ -362,7 +591,7 @@ class feed_service {
     if constexpr (materialises) {
       if (timeline_ptr tl = present(follower)) {
         std::scoped_lock tl_lock{tl->mutex};
-        if (!tl->evicted && pushes(followee, *tl)) switch_to_push(*tl, followee);
+        if (!tl->evicted && pushes(followee, *tl)) switch_to_push(follower, *tl, followee);
       }
     }
     return true;
@@ -378,7 +607,7 @@ class feed_service {
     if constexpr (materialises) {
       if (timeline_ptr tl = present(follower)) {
         std::scoped_lock tl_lock{tl->mutex};
-        if (!tl->evicted && tl->pushed.contains(followee)) switch_to_pull(*tl, followee);
+        if (!tl->evicted && tl->pushed.contains(followee)) switch_to_pull(follower, *tl, followee);
       }
     }
     return true;
@@ -439,6 +668,7 @@ class feed_service {
   // The newest min(limit, timeline_length) posts of the user's followees, newest first.
   // A fan_out_on_write / hybrid / per-pair read rebuilds a missing timeline (a cache miss)
   // and re-decides push or pull for each followee (hybrid, per-pair). limit 0 returns {}.
+  // Throws: what the store throws (redis::error: Redis down, within its timeouts).
   [[nodiscard]] std::vector<feed_entry> timeline(feed_user_id user, std::size_t limit) {
     if (limit == 0) return {};
     limit = std::min(limit, options_.timeline_length);
@@ -451,16 +681,16 @@ class feed_service {
     if constexpr (!materialises) {
       for (const feed_user_id a : rec.followees)
         add_source(sources, a);
-      return merge(nullptr, sources, limit);
+      return merge({}, sources, limit);
     } else {
       timeline_ptr tl = timelines_.get(user).value_or(nullptr);
       if (!tl) {
-        tl = std::make_shared<detail::timeline_state>();
+        tl = std::make_shared<timeline_state>();
         tl->views.add(now_ns(), half_life_ns());
         for (const feed_user_id a : rec.followees) {
           if (pushes(a, *tl)) tl->pushed.emplace(a, unfanned_of(a));
         }
-        rebuild(*tl);
+        rebuild(user, *tl);
         timelines_.put(user, tl);
       } else {
         std::scoped_lock tl_lock{tl->mutex};
@@ -472,29 +702,36 @@ class feed_service {
           const bool push = pushes(a, *tl);
           const auto it = tl->pushed.find(a);
           if (push && (it == tl->pushed.end() || it->second != unfanned_of(a))) {
-            switch_to_push(*tl, a);  // new, or posts skipped fan-out since: catch up
+            switch_to_push(user, *tl, a);  // new, or posts skipped fan-out since: catch up
           } else if (!push && it != tl->pushed.end()) {
-            switch_to_pull(*tl, a);
+            switch_to_pull(user, *tl, a);
           }
         }
         for (const feed_user_id a : rec.followees) {
           if (!tl->pushed.contains(a)) add_source(sources, a);
         }
       }
-      if (tl->horizon && tl->entries.size() < limit) rebuild(*tl);
-      return merge(&tl->entries, sources, limit);
+      store_.flush();  // deferred writes applied: the store knows what it holds
+      if (store_.needs_rebuild(user, tl->entries, limit)) rebuild(user, *tl);
+      std::optional<std::vector<feed_entry>> stored = store_.read(user, tl->entries, limit);
+      if (!stored) {  // the store lost them behind the service's back (Redis)
+        rebuild(user, *tl);
+        stored = store_.read(user, tl->entries, limit);
+      }
+      return merge(std::move(stored).value_or(std::vector<feed_entry>{}), sources, limit);
     }
   }
 
   // Runs up to `max_batches` queued fan-out batches on the calling thread (for services built
   // with fan_out_workers = 0, and to help the workers). Returns how many ran.
+  // Throws: what the store throws for a batch (redis::error), after dropping that batch.
   std::size_t run_fan_out(std::size_t max_batches = std::numeric_limits<std::size_t>::max()) {
     std::size_t ran = 0;
     while (ran < max_batches) {
       auto got = queue_.receive(0, 1);
       if (got.empty()) break;
-      finish(got.front());
       ++ran;
+      if (std::exception_ptr failed = finish(got.front())) std::rethrow_exception(failed);
     }
     return ran;
   }
@@ -549,10 +786,10 @@ class feed_service {
     s.rebuilds = rebuilds_.load();
     s.read_work = read_work_.load();
     s.mode_switches = mode_switches_.load();
+    s.fan_out_errors = fan_out_errors_.load();
     s.materialised_timelines = timelines_.size();
-    s.stored_entries = static_cast<std::size_t>(std::max<std::int64_t>(0, stored_entries_.load()));
-    s.stored_bytes = static_cast<std::size_t>(std::max<std::int64_t>(0, stored_slots_.load())) *
-                     sizeof(feed_entry);
+    s.stored_entries = store_.stored_entries();
+    s.stored_bytes = store_.stored_bytes();
     std::scoped_lock lock{lag_mutex_};
     s.pending_writes = pending_writes_;
     if (!pending_.empty()) {
@@ -592,7 +829,8 @@ class feed_service {
     if (o.timeline_memory < timeline_cache::segments * weight_of(o)) {
       detail::throw_invalid_argument(
           who, "timeline_memory",
-          "must hold 16 timelines of timeline_length x 24 + 256 bytes (one per cache segment)",
+          "must hold 16 timelines of the store's weight (in process: timeline_length x 24 + "
+          "256 bytes), one per cache segment",
           o.timeline_memory);
     }
     if (o.inactive_after && o.inactive_after->count() <= 0) {
@@ -614,9 +852,7 @@ class feed_service {
     return o;
   }
 
-  static std::size_t weight_of(const feed_options& o) {
-    return o.timeline_length * sizeof(feed_entry) + 256;
-  }
+  static std::size_t weight_of(const feed_options& o) { return Store::weight(o); }
 
   cache_options<feed_user_id, timeline_ptr> timeline_cache_options(const feed_options& o,
                                                                    Clock clock) {
@@ -625,12 +861,11 @@ class feed_service {
     c.clock = cache_clock(clock);
     const std::size_t w = weight_of(o);
     c.weigher = [w](const feed_user_id&, const timeline_ptr&) { return w; };
-    c.listener = [this](const feed_user_id&, const timeline_ptr& tl, removal_cause) {
+    c.listener = [this](const feed_user_id& user, const timeline_ptr& tl, removal_cause) {
       std::scoped_lock lock{tl->mutex};
       if (tl->evicted) return;
       tl->evicted = true;
-      stored_entries_.fetch_sub(static_cast<std::int64_t>(tl->entries.size()));
-      stored_slots_.fetch_sub(static_cast<std::int64_t>(tl->entries.slots()));
+      store_.release(user, tl->entries);
     };
     return c;
   }
@@ -648,7 +883,7 @@ class feed_service {
   }
 
   // Whether `author`'s posts are pushed into `tl` (the graph lock is held, shared or unique).
-  [[nodiscard]] bool pushes(feed_user_id author, const detail::timeline_state& tl) const {
+  [[nodiscard]] bool pushes(feed_user_id author, const timeline_state& tl) const {
     if constexpr (kind == fan_out_kind::on_write) {
       return true;
     } else if constexpr (kind == fan_out_kind::hybrid) {
@@ -669,99 +904,38 @@ class feed_service {
 
   // --- Timeline maintenance (the graph lock and the timeline's lock are held) ---------------
 
-  // Keeps the stored_entries / stored_bytes gauges (an evicted timeline was subtracted whole).
-  void track(detail::timeline_state& tl, std::size_t entries_before, std::size_t slots_before) {
-    if (tl.evicted) return;
-    stored_entries_.fetch_add(static_cast<std::int64_t>(tl.entries.size()) -
-                              static_cast<std::int64_t>(entries_before));
-    stored_slots_.fetch_add(static_cast<std::int64_t>(tl.entries.slots()) -
-                            static_cast<std::int64_t>(slots_before));
-  }
-
-  static void raise_horizon(detail::timeline_state& tl, const feed_entry& e) {
-    if (!tl.horizon || older(*tl.horizon, e)) tl.horizon = e;
-  }
-
-  // Writes e into tl unless it is there already or not newer than tl's horizon.
-  bool write(detail::timeline_state& tl, const feed_entry& e) {
-    if (tl.horizon && !older(*tl.horizon, e)) return false;
-    auto& r = tl.entries;
-    const std::size_t max = options_.timeline_length;
-    const std::size_t before = r.size();
-    const std::size_t slots = r.slots();
-    std::size_t pos = r.size();
-    if (pos != 0 && !older(r.at(pos - 1), e)) {
-      pos = r.lower_bound(e);
-      if (pos < r.size() && r.at(pos) == e) return false;
-    }
-    if (r.size() == max) {
-      if (pos == 0) {
-        raise_horizon(tl, e);
-        return false;
-      }
-      raise_horizon(tl, r.at(0));
-      r.pop_front();
-      --pos;
-    }
-    if (pos == r.size()) {
-      r.push_back(e, max);
-    } else {
-      r.insert_at(pos, e, max);
-    }
-    track(tl, before, slots);
-    return true;
-  }
-
-  void switch_to_push(detail::timeline_state& tl, feed_user_id author) {
+  void switch_to_push(feed_user_id user, timeline_state& tl, feed_user_id author) {
     tl.pushed.insert_or_assign(author, unfanned_of(author));
     mode_switches_.add();
     auto it = users_.find(author);
     if (it == users_.end()) return;
-    const auto& list = it->second.posts;
-    const std::size_t from =
-        list.size() > options_.timeline_length ? list.size() - options_.timeline_length : 0;
-    std::uint64_t written = 0;
-    for (std::size_t i = list.size(); i-- > from;) {
-      if (!write(tl, list[i])) {
-        if (tl.horizon && !older(*tl.horizon, list[i])) break;  // so are the older ones
-        continue;
-      }
-      ++written;
-    }
-    // The author's posts below its newest timeline_length are not held: older than the
-    // timeline_length the timeline now holds at least.
-    if (from != 0) raise_horizon(tl, list[from - 1]);
+    const std::size_t written =
+        store_.backfill(user, tl.entries, std::span{it->second.posts}, options_.timeline_length);
     timeline_writes_.add(written);
     backfill_writes_.add(written);
   }
 
-  void switch_to_pull(detail::timeline_state& tl, feed_user_id author) {
+  void switch_to_pull(feed_user_id user, timeline_state& tl, feed_user_id author) {
     tl.pushed.erase(author);
     mode_switches_.add();
-    const std::size_t before = tl.entries.size();
-    const std::size_t slots = tl.entries.slots();
-    (void)tl.entries.erase_if([author](const feed_entry& e) { return e.author == author; });
-    track(tl, before, slots);
+    store_.erase_author(user, tl.entries, author);
   }
 
   // Rebuilds tl's entries from its pushed authors' posts (the graph lock is held).
-  void rebuild(detail::timeline_state& tl) {
+  void rebuild(feed_user_id user, timeline_state& tl) {
     rebuilds_.add();
     std::vector<const std::vector<feed_entry>*> sources;
     for (const auto& pushed : tl.pushed)
       add_source(sources, pushed.first);
     // One more than fits: the first left out is the horizon.
-    std::vector<feed_entry> newest = merge(nullptr, sources, options_.timeline_length + 1);
-    tl.horizon.reset();
+    std::vector<feed_entry> newest = merge({}, sources, options_.timeline_length + 1);
+    std::optional<feed_entry> horizon;
     if (newest.size() > options_.timeline_length) {
-      tl.horizon = newest.back();
+      horizon = newest.back();
       newest.pop_back();
     }
     std::reverse(newest.begin(), newest.end());
-    const std::size_t before = tl.entries.size();
-    const std::size_t slots = tl.entries.slots();
-    tl.entries.assign(std::move(newest));
-    track(tl, before, slots);
+    store_.assign(user, tl.entries, std::move(newest), horizon);
   }
 
   void add_source(std::vector<const std::vector<feed_entry>*>& sources, feed_user_id author) const {
@@ -769,29 +943,29 @@ class feed_service {
     if (it != users_.end() && !it->second.posts.empty()) sources.push_back(&it->second.posts);
   }
 
-  // The newest `limit` entries of a timeline ring and some author lists, newest first: a
-  // k-way merge with a heap of one cursor per source.
-  std::vector<feed_entry> merge(const detail::entry_ring* ring,
+  // The newest `limit` entries of a timeline's newest entries (newest first, as a store reads
+  // them) and some author lists (oldest first), newest first: a k-way merge with a heap of one
+  // cursor per source.
+  std::vector<feed_entry> merge(std::vector<feed_entry> stored,
                                 const std::vector<const std::vector<feed_entry>*>& lists,
                                 std::size_t limit) {
-    std::vector<feed_entry> out;
-    std::uint64_t work = 0;
     if (lists.empty()) {
-      // The materialised fast path: a copy of the newest entries.
-      if (ring != nullptr) {
-        const std::size_t n = std::min(limit, ring->size());
-        out.reserve(n);
-        for (std::size_t i = 0; i < n; ++i)
-          out.push_back(ring->at(ring->size() - 1 - i));
-        work = n;
-      }
-      read_work_.add(work);
-      return out;
+      // The materialised fast path: the store's copy of the newest entries.
+      if (stored.size() > limit) stored.resize(limit);
+      read_work_.add(stored.size());
+      return stored;
     }
+    std::uint64_t work = 0;
+    std::vector<feed_entry> out;
     struct cursor {
       feed_entry head;
-      std::size_t source;  // lists.size() names the ring
+      std::size_t source;  // lists.size() names the stored entries
       std::size_t next;    // entries left below head
+    };
+    // The stored entries as one more oldest-first source.
+    std::reverse(stored.begin(), stored.end());
+    auto entry = [&](const cursor& c, std::size_t i) -> const feed_entry& {
+      return c.source == lists.size() ? stored[i] : (*lists[c.source])[i];
     };
     auto later = [](const cursor& a, const cursor& b) { return older(a.head, b.head); };
     std::vector<cursor> heap;
@@ -800,9 +974,7 @@ class feed_service {
       const auto& l = *lists[i];
       heap.push_back({l.back(), i, l.size() - 1});
     }
-    if (ring != nullptr && ring->size() != 0) {
-      heap.push_back({ring->at(ring->size() - 1), lists.size(), ring->size() - 1});
-    }
+    if (!stored.empty()) heap.push_back({stored.back(), lists.size(), stored.size() - 1});
     work += heap.size();
     std::make_heap(heap.begin(), heap.end(), later);
     out.reserve(limit);
@@ -816,7 +988,7 @@ class feed_service {
         continue;
       }
       --c.next;
-      c.head = c.source == lists.size() ? ring->at(c.next) : (*lists[c.source])[c.next];
+      c.head = entry(c, c.next);
       std::push_heap(heap.begin(), heap.end(), later);
     }
     read_work_.add(work);
@@ -851,12 +1023,20 @@ class feed_service {
       auto got = queue_.receive_until(me, 1, std::chrono::steady_clock::time_point::max(), stop);
       if (!got) return;
       for (auto& d : *got)
-        finish(d);
+        (void)finish(d);  // a failure is counted in fan_out_errors
     }
   }
 
-  void finish(delivery<batch>& d) {
-    apply(d.body);
+  // Applies a batch. A store that fails (Redis down) has marked the timelines it could not
+  // write lost, to be rebuilt by their next read; the batch is dropped and counted.
+  std::exception_ptr finish(delivery<batch>& d) {
+    std::exception_ptr failed;
+    try {
+      apply(d.body);
+    } catch (...) {
+      fan_out_errors_.add();
+      failed = std::current_exception();
+    }
     (void)queue_.ack(d.receipt);
     {
       std::scoped_lock lock{lag_mutex_};
@@ -864,6 +1044,7 @@ class feed_service {
       pending_writes_ -= d.body.end - d.body.begin;
     }
     drained_.notify_all();
+    return failed;
   }
 
   void apply(const batch& b) {
@@ -877,19 +1058,31 @@ class feed_service {
       auto p = posts_.find(e.post);
       if (p == posts_.end() || !p->second.live) return;  // removed meanwhile
     }
-    for (std::uint32_t i = b.begin; i < b.end; ++i) {
-      timeline_ptr tl = present(dest[i]);
-      if (!tl) {
+    // The batch's timelines are looked up first, then walked with prefetches a few
+    // destinations ahead: each insert misses the cache on its timeline's state and ring slot
+    // (thousands of timelines are far beyond the CPU caches), and the timeline's lock stops
+    // the misses of one destination from overlapping with the next one's by themselves.
+    std::vector<timeline_ptr> timelines;
+    timelines.reserve(b.end - b.begin);
+    for (std::uint32_t i = b.begin; i < b.end; ++i)
+      timelines.push_back(present(dest[i]));
+    constexpr std::size_t ahead = 4;
+    const std::size_t n = timelines.size();
+    for (std::size_t k = 0; k < n; ++k) {
+      if (k + 2 * ahead < n && timelines[k + 2 * ahead]) prefetch_state(*timelines[k + 2 * ahead]);
+      if constexpr (requires(const typename Store::timeline& t) { store_.prefetch(t); }) {
+        if (k + ahead < n && timelines[k + ahead]) store_.prefetch(timelines[k + ahead]->entries);
+      }
+      const std::uint32_t i = b.begin + static_cast<std::uint32_t>(k);
+      timeline_state* tl = timelines[k].get();
+      if (tl == nullptr) {
         ++skipped;
         continue;
       }
       std::scoped_lock tl_lock{tl->mutex};
       if (tl->evicted) continue;
       if (b.action == batch::op::erase) {
-        const std::size_t before = tl->entries.size();
-        const std::size_t slots = tl->entries.slots();
-        (void)tl->entries.erase_if([&](const feed_entry& x) { return x.post == e.post; });
-        track(*tl, before, slots);
+        store_.erase_post(dest[i], tl->entries, e);
         continue;
       }
       const auto found = tl->pushed.find(e.author);
@@ -897,28 +1090,35 @@ class feed_service {
       if constexpr (kind == fan_out_kind::per_pair) {
         const bool push = pushes(e.author, *tl);
         if (push && !pushed && follows(dest[i], e.author)) {
-          switch_to_push(*tl, e.author);  // brings e as well
+          switch_to_push(dest[i], *tl, e.author);  // brings e as well
           continue;
         }
         if (!push) {
           pulled_.add();
-          if (pushed) switch_to_pull(*tl, e.author);
+          if (pushed) switch_to_pull(dest[i], *tl, e.author);
           continue;
         }
       } else {
         if (!pushed && follows(dest[i], e.author) && pushes(e.author, *tl)) {
-          switch_to_push(*tl, e.author);
+          switch_to_push(dest[i], *tl, e.author);
           continue;
         }
         if (kind == fan_out_kind::hybrid && pushed && found->second != unfanned_of(e.author)) {
-          switch_to_push(*tl, e.author);  // catch up with the posts that skipped fan-out
+          switch_to_push(dest[i], *tl, e.author);  // catch up with the posts that skipped fan-out
           continue;
         }
       }
-      if (pushed && write(*tl, e)) ++written;
+      if (pushed && store_.write(dest[i], tl->entries, e, options_.timeline_length)) ++written;
     }
+    store_.flush();  // one pipeline per batch where the store defers
     timeline_writes_.add(written);
     skipped_.add(skipped);
+  }
+
+  static void prefetch_state(const timeline_state& tl) noexcept {
+    const auto* at = reinterpret_cast<const char*>(&tl);
+    for (std::size_t line = 0; line < sizeof(timeline_state); line += cache_line_size)
+      __builtin_prefetch(at + line);
   }
 
   [[nodiscard]] std::uint64_t unfanned_of(feed_user_id author) const {
@@ -933,6 +1133,7 @@ class feed_service {
 
   feed_options options_;
   Clock clock_;
+  Store store_;
   mutable std::shared_mutex graph_;
   boost::unordered_flat_map<feed_user_id, user_record> users_;
   boost::unordered_flat_map<feed_post_id, post_record> posts_;
@@ -957,8 +1158,7 @@ class feed_service {
   relaxed_counter rebuilds_;
   relaxed_counter read_work_;
   relaxed_counter mode_switches_;
-  std::atomic<std::int64_t> stored_entries_{0};
-  std::atomic<std::int64_t> stored_slots_{0};
+  relaxed_counter fan_out_errors_;
 
   std::vector<std::jthread> workers_;  // last: stopped and joined first
 };
