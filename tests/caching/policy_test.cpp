@@ -293,7 +293,7 @@ namespace {
 
 // W-TinyLFU's hit takes nothing from the key's hash (an entry keeps its hash from insertion, and
 // its hits count in its own metadata until it leaves), so a hit hashes the key once, for the
-// index; policies that need it on hits (adaptive's simulations) still get it.
+// index; adaptive's simulations take the hash its entry kept from insertion, so the same holds.
 TEST(WTinyLfu, AHitHashesTheKeyOnlyForTheIndex) {
   scaling::cache<counted_key, int, scaling::w_tinylfu> c{64};
   for (int i = 0; i < 32; ++i)
@@ -308,7 +308,28 @@ TEST(WTinyLfu, AHitHashesTheKeyOnlyForTheIndex) {
   counted_key_hashes = 0;
   for (int i = 0; i < 32; ++i)
     ASSERT_TRUE(a.get(counted_key{i}));
-  EXPECT_EQ(counted_key_hashes, 64);
+  EXPECT_EQ(counted_key_hashes, 32);
+}
+
+// adaptive samples its simulations on the keys whose mixed hash is a multiple of the sampling
+// rate, tested with a multiply instead of a division: it must agree with % everywhere.
+TEST(Adaptive, MultipleTestAgreesWithTheRemainder) {
+  std::mt19937_64 rng{7};
+  for (const std::uint64_t d : {1ULL, 2ULL, 3ULL, 4ULL, 6ULL, 7ULL, 8ULL, 12ULL, 96ULL, 1000ULL,
+                                2048ULL, 4095ULL, 65536ULL, 1ULL << 40, ~0ULL}) {
+    const scaling::detail::multiple_test multiple{d};
+    for (int i = 0; i < 2000; ++i) {
+      const std::uint64_t n = rng();
+      ASSERT_EQ(multiple(n), n % d == 0) << n << " / " << d;
+      const std::uint64_t m = (n / d) * d;  // a multiple, and its neighbours
+      ASSERT_TRUE(multiple(m)) << m << " / " << d;
+      if (d > 1) {
+        ASSERT_FALSE(multiple(m + 1)) << m + 1 << " / " << d;
+        ASSERT_EQ(multiple(m - 1), (m - 1) % d == 0) << m - 1 << " / " << d;
+      }
+    }
+    ASSERT_TRUE(multiple(0));
+  }
 }
 
 // Hits wait in a read buffer and are applied in batches; every other call applies them first,

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -79,13 +80,41 @@ class mini_simulation {
   std::vector<std::uint64_t> hash_of_;
 };
 
+// Whether n is a multiple of d (d >= 1), without a division: n * inverse(d's odd part), rotated
+// right by d's power of two, is at most (2^64 - 1) / d exactly for the multiples of d
+// (Granlund and Montgomery, PLDI'94; Hacker's Delight 10-17). A 64-bit division costs tens of
+// cycles; this one multiply is on every access of `adaptive`.
+class multiple_test {
+ public:
+  explicit multiple_test(std::uint64_t d) noexcept
+      : shift_(static_cast<unsigned>(std::countr_zero(d))), limit_(~std::uint64_t{0} / d) {
+    const std::uint64_t odd = d >> shift_;
+    std::uint64_t inverse = odd;  // correct to 3 bits; each step doubles them
+    for (int i = 0; i < 5; ++i)
+      inverse *= 2 - odd * inverse;
+    inverse_ = inverse;
+  }
+  [[nodiscard]] bool operator()(std::uint64_t n) const noexcept {
+    return std::rotr(n * inverse_, static_cast<int>(shift_)) <= limit_;
+  }
+
+ private:
+  unsigned shift_;
+  std::uint64_t limit_;
+  std::uint64_t inverse_ = 1;
+};
+
 }  // namespace detail
 
 struct adaptive {
+  // on_hit takes the key hash from the entry's insertion (kept per slot): the cache skips it.
+  static constexpr bool hit_needs_hash = false;
+
   class state {
    public:
     explicit state(std::size_t capacity)
         : sample_(std::max<std::size_t>(1, capacity / 2048)),
+          sampled_key_(sample_),
           lru_(capacity),
           s3_(capacity),
           tiny_(capacity),
@@ -97,18 +126,21 @@ struct adaptive {
           epoch_(std::max<std::size_t>(256, 5 * (capacity / sample_) / 2)) {}
 
     void reserve(std::size_t slots) {
+      if (hash_.size() < slots) hash_.resize(slots);
       lru_.reserve(slots);
       s3_.reserve(slots);
       tiny_.reserve(slots);
       lirs_.reserve(slots);
     }
     void on_insert(detail::slot_index s, std::uint64_t hash, std::uint32_t w) {
+      hash_[s] = hash;
       lru_.on_insert(s, hash, w);
       s3_.on_insert(s, hash, w);
       tiny_.on_insert(s, hash, w);
       lirs_.on_insert(s, hash, w);
     }
-    void on_hit(detail::slot_index s, std::uint64_t hash) {
+    void on_hit(detail::slot_index s, std::uint64_t /*hash*/) {
+      const std::uint64_t hash = hash_[s];
       lru_.on_hit(s, hash);
       s3_.on_hit(s, hash);
       tiny_.on_hit(s, hash);
@@ -179,7 +211,7 @@ struct adaptive {
    private:
     void simulate(std::uint64_t hash) {
       const std::uint64_t mixed = mix64(hash);
-      if (mixed % sample_ != 0) return;
+      if (!sampled_key_(mixed)) return;  // mixed % sample_ != 0
       score_[0] += mini_lru_.access(mixed) ? 1.0 : 0.0;
       score_[1] += mini_s3_.access(mixed) ? 1.0 : 0.0;
       score_[2] += mini_tiny_.access(mixed) ? 1.0 : 0.0;
@@ -203,6 +235,8 @@ struct adaptive {
     }
 
     std::uint64_t sample_;
+    detail::multiple_test sampled_key_;  // whether a mixed hash is a multiple of sample_
+    std::vector<std::uint64_t> hash_;    // per slot: the key hash given at insertion
     lru::state lru_;
     s3fifo::state s3_;
     w_tinylfu::state tiny_;

@@ -104,10 +104,18 @@ class frequency_sketch {
             static_cast<unsigned>(((bits >> 1) & 0xfu) * 4)};
   }
 
+  // How many of the word's 16 counters are odd: a popcount of their low bits, by adding
+  // them in bytes (std::popcount is a library call on x86-64 unless the build targets POPCNT).
+  [[nodiscard]] static std::uint64_t odd_counters(std::uint64_t word) noexcept {
+    std::uint64_t bits = word & 0x1111111111111111ULL;    // one bit per nibble
+    bits = (bits + (bits >> 4)) & 0x0f0f0f0f0f0f0f0fULL;  // 0..2 per byte
+    return (bits * 0x0101010101010101ULL) >> 56;          // their sum, 0..16
+  }
+
   void halve() noexcept {
     std::uint64_t odd = 0;
     for (auto& word : table_) {
-      odd += static_cast<std::uint64_t>(std::popcount(word & 0x1111111111111111ULL));
+      odd += odd_counters(word);
       word = (word >> 1) & 0x7777777777777777ULL;
     }
     // Each key owns 4 counters: the odd counters lost half a unit each.

@@ -44,8 +44,8 @@ struct lfu {
     }
     // A hit is recorded and applied with the next batch of reads (or before any other call),
     // so the order of events, and every eviction, is as if it were applied now.
-    void on_hit(detail::slot_index s, std::uint64_t hash) {
-      if (reads_.push(s, hash)) drain_reads();
+    void on_hit(detail::slot_index s, std::uint64_t /*hash*/) {
+      if (reads_.push(s)) drain_reads();
     }
     void on_miss(std::uint64_t /*hash*/) noexcept {}
     void on_update(detail::slot_index s, std::uint64_t /*hash*/, std::uint32_t /*old_w*/,
@@ -74,16 +74,16 @@ struct lfu {
     void drain_reads() {
       if (reads_.empty()) return;
       reads_.drain(
-          [this](detail::slot_index s, std::uint64_t /*hash*/) {
+          [this](detail::slot_index s) {
             detail::prefetch_for_write(&links_[s]);
             detail::prefetch_for_write(&bucket_of_[s]);
           },
-          [this](detail::slot_index s, std::uint64_t /*hash*/) {
+          [this](detail::slot_index s) {
             const auto [prev, next] = links_[s];
             if (prev != detail::no_slot) detail::prefetch_for_write(&links_[prev]);
             if (next != detail::no_slot) detail::prefetch_for_write(&links_[next]);
           },
-          [this](detail::slot_index s, std::uint64_t /*hash*/) { apply_hit(s); });
+          [this](detail::slot_index s) { apply_hit(s); });
     }
 
     // The access count the policy holds for a resident slot, counting the hits applied so far

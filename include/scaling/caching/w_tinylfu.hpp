@@ -76,8 +76,8 @@ struct w_tinylfu {
 
     // A hit is recorded and applied with the next batch of reads (or before any other call),
     // so the policy sees the same sequence of events as if it were applied now.
-    void on_hit(detail::slot_index s, std::uint64_t hash) {
-      if (reads_.push(s, hash)) drain_reads();
+    void on_hit(detail::slot_index s, std::uint64_t /*hash*/) {
+      if (reads_.push(s)) drain_reads();
     }
 
     void on_miss(std::uint64_t hash) {
@@ -89,12 +89,12 @@ struct w_tinylfu {
       climb();
     }
 
-    void on_update(detail::slot_index s, std::uint64_t hash, std::uint32_t old_w,
+    void on_update(detail::slot_index s, std::uint64_t /*hash*/, std::uint32_t old_w,
                    std::uint32_t new_w) {
       drain_reads();
       list_of(meta_[s].where).weight += static_cast<std::uint64_t>(new_w) - old_w;
       meta_[s].weight = new_w;
-      apply_hit(s, hash);
+      apply_hit(s);
     }
 
     void on_remove(detail::slot_index s) {
@@ -159,12 +159,12 @@ struct w_tinylfu {
     void drain_reads() {
       if (reads_.empty()) return;
       reads_.drain(
-          [this](detail::slot_index s, std::uint64_t /*hash*/) {
+          [this](detail::slot_index s) {
             detail::prefetch_for_write(&links_[s]);
             detail::prefetch_for_write(&meta_[s]);
           },
-          [this](detail::slot_index s, std::uint64_t /*hash*/) { prefetch_neighbours(s); },
-          [this](detail::slot_index s, std::uint64_t hash) { apply_hit(s, hash); });
+          [this](detail::slot_index s) { prefetch_neighbours(s); },
+          [this](detail::slot_index s) { apply_hit(s); });
     }
 
    private:
@@ -183,7 +183,7 @@ struct w_tinylfu {
     // sketch when the entry leaves, or with every entry's just before the sketch halves (see
     // flush_pending): the sketch's block stays out of the hit path. Admission adds a resident
     // entry's pending count to its estimate.
-    void apply_hit(detail::slot_index s, std::uint64_t /*hash*/) {
+    void apply_hit(detail::slot_index s) {
       if (meta_[s].pending < 15) ++meta_[s].pending;
       // Flush when the pending hits would bring the sketch to its halving, so the halving
       // counts them as if each had been added at once.
@@ -261,9 +261,17 @@ struct w_tinylfu {
 
     // The hill climber: after each sample, step the window in the direction that last raised
     // the hit ratio; restart the step on a large change, otherwise let it decay.
+    // The check is inline (it runs on every access), the step out of line.
     void climb() {
+      if (sample_hits_ + sample_misses_ >= sketch_.sample_size()) [[unlikely]]
+        step_window();
+    }
+#if defined(__GNUC__) || defined(__clang__)
+    [[gnu::noinline]]
+#endif
+    void
+    step_window() {
       const std::uint64_t requests = sample_hits_ + sample_misses_;
-      if (requests < sketch_.sample_size()) return;
       const double hit_ratio = static_cast<double>(sample_hits_) / static_cast<double>(requests);
       const double change = hit_ratio - previous_hit_ratio_;
       const double amount = change >= 0 ? step_ : -step_;

@@ -1,7 +1,7 @@
 // scaling/caching/detail/read_buffer.hpp: hits recorded in order and applied to a policy in
 // batches, with the memory they will touch prefetched first.
 //
-// What it is: `detail::read_buffer<N>` holds up to N (slot, hash) hits. A policy whose hit
+// What it is: `detail::read_buffer<N>` holds up to N hits (their slots). A policy whose hit
 // touches scattered memory (a frequency sketch block, list neighbours) records the hit here and
 // applies the batch when the buffer fills, first issuing a prefetch for every recorded hit and
 // only then doing the work, so the cache misses of a batch overlap instead of following one
@@ -36,35 +36,33 @@ class read_buffer {
   static_assert(N >= 1, "read_buffer: N must be >= 1");
 
   // Records a hit; returns true when the buffer is full (the caller drains it now).
-  [[nodiscard]] bool push(slot_index s, std::uint64_t hash) noexcept {
+  [[nodiscard]] bool push(slot_index s) noexcept {
     slots_[size_] = s;
-    hashes_[size_] = hash;
     return ++size_ == N;
   }
 
   [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
 
-  // Calls prefetch(slot, hash) for every recorded hit, then follow(slot, hash) for every one
-  // (where a policy reads what the first pass fetched, its list links, and prefetches what
-  // they point to: the neighbours), then apply(slot, hash) for each in the order recorded.
+  // Calls prefetch(slot) for every recorded hit, then follow(slot) for every one (where a
+  // policy reads what the first pass fetched, its list links, and prefetches what they point
+  // to: the neighbours), then apply(slot) for each in the order recorded.
   // Empties the buffer first, so apply may record new hits safely.
   template <class Prefetch, class Follow, class Apply>
   void drain(Prefetch&& prefetch, Follow&& follow, Apply&& apply) {
     const std::size_t n = size_;
     size_ = 0;
     for (std::size_t i = 0; i < n; ++i)
-      prefetch(slots_[i], hashes_[i]);
+      prefetch(slots_[i]);
     for (std::size_t i = 0; i < n; ++i)
-      follow(slots_[i], hashes_[i]);
+      follow(slots_[i]);
     for (std::size_t i = 0; i < n; ++i)
-      apply(slots_[i], hashes_[i]);
+      apply(slots_[i]);
   }
 
   void clear() noexcept { size_ = 0; }
 
  private:
   std::array<slot_index, N> slots_{};
-  std::array<std::uint64_t, N> hashes_{};
   std::size_t size_ = 0;
 };
 
