@@ -24,14 +24,10 @@ namespace redis = scaling::redis;
 
 static_assert(scaling::remote_cache_tier<redis::cluster_client>);
 
+// The cluster's waits (a node coming back, slots agreed) are bounded at 10 s.
 template <class F>
-bool eventually(F done, std::chrono::seconds bound = 10s) {
-  const auto until = std::chrono::steady_clock::now() + bound;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return done();
+bool eventually(F done) {
+  return engines_test::eventually(done, 10s);
 }
 
 int run_and_wait(std::vector<std::string> argv, const std::string& log) {

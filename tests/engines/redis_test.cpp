@@ -13,6 +13,7 @@
 #include <scaling/redis/cache_tier.hpp>
 #include <scaling/redis/connection.hpp>
 
+#include "engines/redis_fixture.hpp"
 #include "engines/servers.hpp"
 
 namespace {
@@ -20,16 +21,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace redis = scaling::redis;
 
-// Polls `done` until it holds or 5 s pass (a bound, not a timing assertion).
-template <class F>
-bool eventually(F done) {
-  const auto until = std::chrono::steady_clock::now() + 5s;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::yield();
-  }
-  return done();
-}
+using engines_test::eventually;
 
 TEST(RedisPipeline, EncodesEachCommandAsARespArrayOfBulkStrings) {
   redis::pipeline p;
@@ -91,21 +83,7 @@ TEST(RedisConnection, ServerDownIsAConnectErrorNamingTheServerThenBackoff) {
   }
 }
 
-class RedisServer : public ::testing::Test {
- protected:
-  void SetUp() override {
-    binary_ = engines_test::find_program("redis-server");
-    if (binary_.empty()) GTEST_SKIP() << "redis-server is not installed (scripts/deps installs it)";
-    port_ = engines_test::free_port();
-    ASSERT_TRUE(server_.start(engines_test::redis_argv(binary_, port_, dir_.path()), port_));
-  }
-  redis::endpoint where() const { return {"127.0.0.1", port_}; }
-
-  std::string binary_;
-  engines_test::scratch_dir dir_;
-  engines_test::server server_;
-  std::uint16_t port_ = 0;
-};
+class RedisServer : public engines_test::redis_server_test {};
 
 TEST_F(RedisServer, ExecutesOneCommandAndAPipelineInOneRoundTrip) {
   redis::connection c{where()};

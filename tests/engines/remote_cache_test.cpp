@@ -23,6 +23,7 @@
 #include <scaling/redis/cache_tier.hpp>
 #include <scaling/replication/replicated_store.hpp>
 
+#include "engines/redis_fixture.hpp"
 #include "engines/servers.hpp"
 
 namespace {
@@ -72,16 +73,7 @@ arch::reply<std::string> read(Path& path, const std::string& key) {
   return got;
 }
 
-// Polls `done` until it holds or 5 s pass (a bound, not a timing assertion).
-template <class F>
-bool eventually(F done) {
-  const auto until = std::chrono::steady_clock::now() + 5s;
-  while (std::chrono::steady_clock::now() < until) {
-    if (done()) return true;
-    std::this_thread::yield();
-  }
-  return done();
-}
+using engines_test::eventually;
 
 // An in-process remote_cache_tier that can be told to fail like a server that is down.
 struct map_tier {
@@ -163,21 +155,7 @@ TEST(RemoteCacheRole, ATierThatFailsIsAMissUnderFallBackAndAnErrorUnderPropagate
   EXPECT_FALSE(answered);
 }
 
-class RemoteCacheOnRedis : public ::testing::Test {
- protected:
-  void SetUp() override {
-    binary_ = engines_test::find_program("redis-server");
-    if (binary_.empty()) GTEST_SKIP() << "redis-server is not installed (scripts/deps installs it)";
-    port_ = engines_test::free_port();
-    ASSERT_TRUE(server_.start(engines_test::redis_argv(binary_, port_, dir_.path()), port_));
-  }
-  redis::endpoint where() const { return {"127.0.0.1", port_}; }
-
-  std::string binary_;
-  engines_test::scratch_dir dir_;
-  engines_test::server server_;
-  std::uint16_t port_ = 0;
-};
+class RemoteCacheOnRedis : public engines_test::redis_server_test {};
 
 TEST_F(RemoteCacheOnRedis, ReadThroughServesHitsFromRedisAfterAFillAndAWriteInvalidates) {
   database d;

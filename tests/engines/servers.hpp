@@ -64,6 +64,17 @@ inline bool accepts(std::uint16_t port) {
   return ok;
 }
 
+// Polls `done` until it holds or `bound` passes (a bound on a wait, not a timing assertion).
+template <class F>
+bool eventually(F done, std::chrono::milliseconds bound = std::chrono::seconds{5}) {
+  const auto until = std::chrono::steady_clock::now() + bound;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  }
+  return done();
+}
+
 // One server process; killed (SIGKILL) and reaped on stop() or destruction.
 class server {
  public:

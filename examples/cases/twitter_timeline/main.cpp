@@ -57,19 +57,11 @@
 #include <scaling/lab/random.hpp>
 
 #ifdef SCALING_HAVE_HIREDIS
-#include <csignal>
-#include <filesystem>
 #include <optional>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <thread>
-#include <unistd.h>
-
-#include <boost/asio/ip/tcp.hpp>
 
 #include <scaling/feed/redis_timelines.hpp>
 
-extern char** environ;
+#include "engines/servers.hpp"  // starts redis-server on a free loopback port
 #endif
 
 namespace {
@@ -302,82 +294,6 @@ const result& cheapest(const std::vector<result>& sweep) {
 #ifdef SCALING_HAVE_HIREDIS
 namespace redis = scaling::redis;
 
-// A redis-server this program starts on a free loopback port, without persistence, and kills
-// at the end.
-class redis_process {
- public:
-  redis_process() = default;
-  redis_process(const redis_process&) = delete;
-  redis_process& operator=(const redis_process&) = delete;
-  ~redis_process() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-    }
-  }
-
-  // False when redis-server is not on PATH or does not answer PING within 5 s.
-  bool start() {
-    std::string binary;
-    const char* path = std::getenv("PATH");
-    std::string dirs = std::string{path != nullptr ? path : "/usr/bin"} + ":/usr/sbin:/usr/bin";
-    for (std::size_t b = 0; b <= dirs.size();) {
-      const std::size_t e = std::min(dirs.find(':', b), dirs.size());
-      const auto candidate = std::filesystem::path{dirs.substr(b, e - b)} / "redis-server";
-      if (::access(candidate.c_str(), X_OK) == 0) {
-        binary = candidate.string();
-        break;
-      }
-      b = e + 1;
-    }
-    if (binary.empty()) return false;
-    {
-      boost::asio::io_context io;
-      boost::asio::ip::tcp::acceptor a{io, {boost::asio::ip::make_address("127.0.0.1"), 0}};
-      port_ = a.local_endpoint().port();
-    }
-    std::vector<std::string> argv{binary,
-                                  "--port",
-                                  std::to_string(port_),
-                                  "--bind",
-                                  "127.0.0.1",
-                                  "--save",
-                                  "",
-                                  "--appendonly",
-                                  "no",
-                                  "--dir",
-                                  std::filesystem::temp_directory_path().string()};
-    std::vector<char*> args;
-    for (auto& a : argv)
-      args.push_back(a.data());
-    args.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    const int rc = ::posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      pid_ = 0;
-      return false;
-    }
-    for (int i = 0; i < 500; ++i) {  // bounded wait for the server to come up
-      try {
-        redis::connection c{server()};
-        if (c.execute({"PING"}).str() == "PONG") return true;
-      } catch (const redis::error&) {
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    return false;
-  }
-  [[nodiscard]] redis::endpoint server() const { return {"127.0.0.1", port_}; }
-
- private:
-  pid_t pid_ = 0;
-  std::uint16_t port_ = 0;
-};
-
 long long used_memory(redis::connection& c) {
   const std::string info{c.execute({"INFO", "memory"}).str()};
   const auto at = info.find("used_memory:");
@@ -459,14 +375,17 @@ result full_timelines(const redis::endpoint& server, std::uint64_t followers, in
 
 // --timelines=redis: V2 and V3 with their timelines in Redis beside the in-process ones.
 void redis_timelines_section(const workload& w, const std::string& address) {
-  redis_process process;
+  engines_test::scratch_dir dir;
+  engines_test::server started;
   redis::endpoint server;
   if (address.empty()) {
-    if (!process.start()) {
+    const std::string binary = engines_test::find_program("redis-server");
+    server.port = engines_test::free_port();
+    if (binary.empty() ||
+        !started.start(engines_test::redis_argv(binary, server.port, dir.path()), server.port)) {
       std::printf("SKIPPED: redis-server is not installed or did not start\n");
       std::exit(77);
     }
-    server = process.server();
   } else {
     server = redis::endpoint::parse(address);
   }

@@ -17,36 +17,12 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "cli_checks.hpp"
 #include "client.hpp"
 
-namespace {
-
-// CLI11 checks: an integer >= `min`, a number >= 0 ("must be a number >= 1 (got '0')").
-CLI::Validator at_least(long long min) {
-  return CLI::Validator{[min](std::string& text) {
-                          long long v = 0;
-                          if (CLI::detail::lexical_cast(text, v) && v >= min) return std::string{};
-                          return "must be a number >= " + std::to_string(min) + " (got '" + text +
-                                 "')";
-                        },
-                        "N >= " + std::to_string(min)};
-}
-
-const CLI::Validator non_negative{[](std::string& text) {
-                                    double v = 0;
-                                    if (CLI::detail::lexical_cast(text, v) && v >= 0)
-                                      return std::string{};
-                                    return "must be a number >= 0 (got '" + text + "')";
-                                  },
-                                  "X >= 0"};
-
-const CLI::Validator mode_check{[](std::string& text) {
-                                  if (chat::parse_relay_mode(text)) return std::string{};
-                                  return "must be v1, v2 or v3 (got '" + text + "')";
-                                },
-                                "v1|v2|v3"};
-
-}  // namespace
+using chat::cli::at_least;
+using chat::cli::mode_check;
+using chat::cli::non_negative;
 
 int main(int argc, char** argv) {
   CLI::App app{

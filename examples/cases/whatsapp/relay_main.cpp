@@ -27,6 +27,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include "cli_checks.hpp"
 #include "relay.hpp"
 #if CHAT_HAVE_REDIS
 #include "redis_store.hpp"
@@ -34,22 +35,8 @@
 
 namespace {
 
-// A CLI11 check: an integer >= `min` ("must be a number >= 1 (got '0')").
-CLI::Validator at_least(long long min) {
-  return CLI::Validator{[min](std::string& text) {
-                          long long v = 0;
-                          if (CLI::detail::lexical_cast(text, v) && v >= min) return std::string{};
-                          return "must be a number >= " + std::to_string(min) + " (got '" + text +
-                                 "')";
-                        },
-                        "N >= " + std::to_string(min)};
-}
-
-const CLI::Validator mode_check{[](std::string& text) {
-                                  if (chat::parse_relay_mode(text)) return std::string{};
-                                  return "must be v1, v2 or v3 (got '" + text + "')";
-                                },
-                                "v1|v2|v3"};
+using chat::cli::at_least;
+using chat::cli::mode_check;
 
 const CLI::Validator store_check{[](std::string& text) {
                                    if (text == "log" || text == "redis") return std::string{};
