@@ -29,16 +29,17 @@
 // When to pick it: to run read_through (or any composition taking a read_cache) on Redis or
 // memcached; with two_level_cache as the Tier for hot keys a memory read away, kept coherent
 // across app servers by Redis's invalidations. Not for the lab: its tier answers in real time.
-// This header needs no engine: include the tier's own header (redis/cache_tier.hpp needs
-// hiredis, memcached/pool.hpp libmemcached). No umbrella header includes it.
+// This header needs no engine library (scaling/architecture.hpp includes it); include the
+// tier's own header too (redis/cache_tier.hpp needs hiredis, memcached/pool.hpp libmemcached).
 //
-//   scaling::redis::cache_tier redis{{.host = "10.0.0.5"}, {.invalidations =
-//   scaling::redis::tracking::on}}; scaling::two_level_cache near{redis, {.near_capacity =
-//   10'000}}; scaling::architecture::remote_cache<std::uint64_t, std::uint64_t, decltype(near)>
-//   cache{
+//   scaling::redis::cache_tier redis{{.host = "10.0.0.5"},
+//                                    {.invalidations = scaling::redis::tracking::on}};
+//   scaling::two_level_cache near{redis, {.near_capacity = 10'000}};
+//   scaling::architecture::remote_cache<std::uint64_t, std::uint64_t, decltype(near)> cache{
 //       near, {.key_prefix = "v:", .ttl = std::chrono::minutes{10}}};
 //   scaling::architecture::read_through<std::uint64_t, std::uint64_t, decltype(cache),
-//                                       decltype(reads)> path{cache, reads};
+//                                       decltype(reads)>
+//       path{cache, reads};
 //
 // Thread safety: as safe as the tier (redis::cache_tier, memcached::pool and two_level_cache
 // may be called from any thread); the adapter's own state is its counters.

@@ -17,8 +17,9 @@
 // two_level_cache in front for hot keys. Pick memcached::pool for a pure cache over many
 // servers with client-side sharding.
 //
-//   scaling::redis::cache_tier redis{{.host = "10.0.0.5"}, {.tracking =
-//   scaling::redis::tracking::on}}; redis.set("user:42", "ada", std::chrono::minutes{10});
+//   scaling::redis::cache_tier redis{{.host = "10.0.0.5"},
+//                                    {.invalidations = scaling::redis::tracking::on}};
+//   redis.set("user:42", "ada", std::chrono::minutes{10});
 //   std::optional<std::string> v = redis.get("user:42");
 //   auto many = redis.get_many({"user:1", "user:2"});    // one MGET
 //
