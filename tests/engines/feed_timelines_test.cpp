@@ -182,6 +182,36 @@ TEST(FeedRedisTimelines, RedisDownIsAnErrorAndALostListIsRebuilt) {
   EXPECT_EQ(feed.stats().fan_out_errors, 1U);
 }
 
+// A store failure in the middle of a batch (here: Redis stops answering while an out-of-order
+// post is read-modify-written into each timeline) leaves no timeline looking complete without
+// the post: each one the store could not write is marked lost and rebuilt by its next read.
+TEST(FeedRedisTimelines, AFailureMidBatchLeavesNoTimelineWithoutThePost) {
+  SCALING_REQUIRE_SERVER(binary, "redis-server");
+  redis_fixture f;
+  ASSERT_TRUE(f.start(binary));
+  auto store = f.store("mid:");
+  store.connection.command_timeout = 100ms;
+  redis_feed<scaling::fan_out_on_write> feed{{.fan_out_workers = 0}, store};
+  const std::vector<std::uint64_t> users{1, 3, 4};
+  for (const auto u : users) {
+    ASSERT_TRUE(feed.follow(u, 2));
+    EXPECT_TRUE(feed.timeline(u, 5).empty());  // materialised
+  }
+  ASSERT_TRUE(feed.post(2, 10, 10));
+  (void)feed.run_fan_out();
+
+  // Older than every timeline's newest entry: each destination reads its list and writes it
+  // back, one round trip each, and none answers while clients are paused.
+  scaling::redis::connection admin{{"127.0.0.1", f.redis.port()}, {.command_timeout = 10s}};
+  (void)admin.execute({"CLIENT", "PAUSE", "1000", "ALL"});
+  ASSERT_TRUE(feed.post(2, 11, 5));
+  EXPECT_THROW((void)feed.run_fan_out(), scaling::redis::error);
+  EXPECT_EQ(admin.execute({"PING"}).str(), "PONG");  // answered when the pause ends
+
+  for (const auto u : users)
+    EXPECT_EQ(ids(feed.timeline(u, 5)), (std::vector<std::uint64_t>{10, 11})) << "user " << u;
+}
+
 // The fan-out of one post to many materialised timelines is one pipeline, and each list is
 // capped at timeline_length (the oldest dropped).
 TEST(FeedRedisTimelines, FanOutCapsEachListAtTheTimelineLength) {

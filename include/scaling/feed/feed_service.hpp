@@ -1068,10 +1068,21 @@ class feed_service {
       timelines.push_back(present(dest[i]));
     constexpr std::size_t ahead = 4;
     const std::size_t n = timelines.size();
+    // A store that fails on one destination (Redis down) must not leave the rest of the batch
+    // silently without the post: every destination is still handed to the store (which marks
+    // what it could not write lost, to be rebuilt by its next read), then the first error is
+    // rethrown.
+    std::exception_ptr failed;
     for (std::size_t k = 0; k < n; ++k) {
       if (k + 2 * ahead < n && timelines[k + 2 * ahead]) prefetch_state(*timelines[k + 2 * ahead]);
       if constexpr (requires(const typename Store::timeline& t) { store_.prefetch(t); }) {
-        if (k + ahead < n && timelines[k + ahead]) store_.prefetch(timelines[k + ahead]->entries);
+        if (k + ahead < n && timelines[k + ahead]) {
+          // The ring's size and buffer are read under its timeline's lock: a reader or another
+          // worker may be resizing it. A timeline busy now is simply not prefetched.
+          timeline_state& next = *timelines[k + ahead];
+          const std::unique_lock next_lock{next.mutex, std::try_to_lock};
+          if (next_lock) store_.prefetch(next.entries);
+        }
       }
       const std::uint32_t i = b.begin + static_cast<std::uint32_t>(k);
       timeline_state* tl = timelines[k].get();
@@ -1079,40 +1090,56 @@ class feed_service {
         ++skipped;
         continue;
       }
-      std::scoped_lock tl_lock{tl->mutex};
-      if (tl->evicted) continue;
-      if (b.action == batch::op::erase) {
-        store_.erase_post(dest[i], tl->entries, e);
-        continue;
+      try {
+        apply_one(b, e, dest[i], *tl, written);
+      } catch (...) {
+        if (!failed) failed = std::current_exception();
       }
-      const auto found = tl->pushed.find(e.author);
-      const bool pushed = found != tl->pushed.end();
-      if constexpr (kind == fan_out_kind::per_pair) {
-        const bool push = pushes(e.author, *tl);
-        if (push && !pushed && follows(dest[i], e.author)) {
-          switch_to_push(dest[i], *tl, e.author);  // brings e as well
-          continue;
-        }
-        if (!push) {
-          pulled_.add();
-          if (pushed) switch_to_pull(dest[i], *tl, e.author);
-          continue;
-        }
-      } else {
-        if (!pushed && follows(dest[i], e.author) && pushes(e.author, *tl)) {
-          switch_to_push(dest[i], *tl, e.author);
-          continue;
-        }
-        if (kind == fan_out_kind::hybrid && pushed && found->second != unfanned_of(e.author)) {
-          switch_to_push(dest[i], *tl, e.author);  // catch up with the posts that skipped fan-out
-          continue;
-        }
-      }
-      if (pushed && store_.write(dest[i], tl->entries, e, options_.timeline_length)) ++written;
     }
-    store_.flush();  // one pipeline per batch where the store defers
+    try {
+      store_.flush();  // one pipeline per batch where the store defers
+    } catch (...) {
+      if (!failed) failed = std::current_exception();
+    }
     timeline_writes_.add(written);
     skipped_.add(skipped);
+    if (failed) std::rethrow_exception(failed);
+  }
+
+  // One destination of a batch (apply's loop body): the post written to, or erased from,
+  // `user`'s timeline, or the author switched to push or pull there.
+  void apply_one(const batch& b, const feed_entry& e, feed_user_id user, timeline_state& tl,
+                 std::uint64_t& written) {
+    std::scoped_lock tl_lock{tl.mutex};
+    if (tl.evicted) return;
+    if (b.action == batch::op::erase) {
+      store_.erase_post(user, tl.entries, e);
+      return;
+    }
+    const auto found = tl.pushed.find(e.author);
+    const bool pushed = found != tl.pushed.end();
+    if constexpr (kind == fan_out_kind::per_pair) {
+      const bool push = pushes(e.author, tl);
+      if (push && !pushed && follows(user, e.author)) {
+        switch_to_push(user, tl, e.author);  // brings e as well
+        return;
+      }
+      if (!push) {
+        pulled_.add();
+        if (pushed) switch_to_pull(user, tl, e.author);
+        return;
+      }
+    } else {
+      if (!pushed && follows(user, e.author) && pushes(e.author, tl)) {
+        switch_to_push(user, tl, e.author);
+        return;
+      }
+      if (kind == fan_out_kind::hybrid && pushed && found->second != unfanned_of(e.author)) {
+        switch_to_push(user, tl, e.author);  // catch up with the posts that skipped fan-out
+        return;
+      }
+    }
+    if (pushed && store_.write(user, tl.entries, e, options_.timeline_length)) ++written;
   }
 
   static void prefetch_state(const timeline_state& tl) noexcept {
