@@ -57,7 +57,8 @@
 //
 // Thread safety: with simulated_replicas every member function may be called concurrently (one
 // internal mutex); results are copies. With a lab transport the store lives on the simulation's
-// one thread (Transport::mutex_type is single_thread_lock).
+// one thread (Transport::mutex_type is single_thread_lock), and it must outlive the requests
+// and timers it has queued there: run the simulation until they are done before destroying it.
 // Complexity: put O(N log rows); get O(R log rows); get_range O(R (log rows + rows read));
 // repair O(total rows x log); divergent_rows O(total rows x N).
 #pragma once
@@ -250,7 +251,9 @@ struct quorum_store_stats {
 // How a replica request ended, as the coordinator sees it.
 enum class replica_reply : std::uint8_t {
   answered,  // the replica did the work and its answer arrived
-  lost,      // the replica failed (or refused) before answering: no answer will come
+  lost,      // no answer will come: the replica failed (or refused) before answering, or its
+             // answer was lost on the way back (the work may then have been done; a write's
+             // hint replays it, which is harmless: the same cell again)
 };
 
 // The lock of a store that lives on one thread (a lab simulation): locking does nothing.
