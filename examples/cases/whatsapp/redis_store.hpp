@@ -6,11 +6,17 @@
 // append order, which replay sorts by). A delivered-ack deletes the field (HDEL; Redis drops
 // the hash with its last field). Each conversation's highest msg_id lives in the hash
 // <prefix>hw (field "<to>:<from>:<lane>"), which dedup and the gap check need after a restart.
-// A flusher thread sends everything queued as one pipeline, MULTI ... EXEC (all or nothing),
+// A flusher thread sends everything queued as one pipeline, MULTI ... EXEC,
 // then WAIT when replicas are required, over one scaling::redis::connection; the records'
 // callbacks run with the outcome. While Redis is down or slow, every batch fails (after the
 // connection's timeout, or at once during its reconnect backoff) and the relay answers "retry":
-// nothing is acknowledged that Redis did not take.
+// nothing is acknowledged that Redis did not take. A failed batch's deletions (delivered-acks,
+// which the relay has already applied in memory) go back to the front of the queue and are
+// sent again after `timeout`, until Redis takes them, so a restart does not deliver those
+// messages again; only close() during an outage gives up on them (counted in deletes_retried,
+// and then delivered again after a restart: receivers drop duplicates by message id).
+// EXEC runs the batch's commands together, but Redis has no rollback: a command that fails
+// inside it (WRONGTYPE) fails the batch while the others stay applied.
 //
 // When to pick it: relays that keep no state on their own disks, or a Redis that is already
 // operated with persistence and replicas; the log store (log_store.hpp) needs nothing beside
@@ -354,17 +360,33 @@ class redis_store {
       std::size_t bytes = 0;
       const bool ok = write_batch(batch, bytes);
       lock.lock();
+      // A failed batch's deletions go back to the front, in their order, ahead of anything
+      // newer (unless closing); the other records are reported failed.
+      std::vector<bool> again(batch.size(), false);
+      bool retry = false;
       if (ok) {  // counted before the callbacks answer anyone
         ++stats_.batches;
         stats_.bytes += bytes;
       } else {
-        stats_.failures += batch.size();
+        for (std::size_t i = batch.size(); i-- > 0;) {
+          if (batch[i].record.kind != record_kind::erase) {
+            ++stats_.failures;
+            continue;
+          }
+          ++stats_.deletes_retried;
+          if (closed_) continue;
+          again[i] = true;
+          retry = true;
+          queue_.push_front(std::move(batch[i]));
+        }
       }
       lock.unlock();
-      for (auto& e : batch) {
-        if (e.done) e.done(ok ? store_result::durable : store_result::failed);
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (!again[i] && batch[i].done)
+          batch[i].done(ok ? store_result::durable : store_result::failed);
       }
       lock.lock();
+      if (retry) wake_.wait_for(lock, options_.timeout, [&] { return closed_; });
     }
   }
 

@@ -90,25 +90,26 @@ struct relay_options {
 
 // Counters (since start) and gauges (now).
 struct relay_stats {
-  std::uint64_t accepted = 0;          // connections accepted
-  std::uint64_t clients_online = 0;    // gauge
-  std::uint64_t messages_in = 0;       // send frames from clients
-  std::uint64_t deliveries = 0;        // deliver frames queued to clients
-  std::uint64_t stored = 0;            // messages made durable (V2/V3)
-  std::uint64_t acked = 0;             // delivered_acks that deleted a message
-  std::uint64_t failed_back = 0;       // V1: recipient offline
-  std::uint64_t retries = 0;           // sends answered retry
-  std::uint64_t forwards = 0;          // forward frames sent to peers
-  std::uint64_t peer_connects = 0;     // relay-to-relay connections opened
-  std::uint64_t peer_links_open = 0;   // gauge: outbound relay links open now
-  std::uint64_t peer_links_peak = 0;   // the most outbound relay links open at once
-  std::uint64_t bad_frames = 0;        // malformed or out-of-order frames
-  std::uint64_t oversized_frames = 0;  // length 0 or above max_frame_bytes
-  std::uint64_t unknown_users = 0;     // hello refused
-  std::uint64_t slow_readers = 0;      // connections closed for not reading
-  std::uint64_t paused = 0;            // V3: times a reader was paused
-  std::uint64_t fsyncs = 0;            // store batches made durable (log: fdatasyncs)
-  std::uint64_t store_failures = 0;    // records the store reported failed (sender: "retry")
+  std::uint64_t accepted = 0;               // connections accepted
+  std::uint64_t clients_online = 0;         // gauge
+  std::uint64_t messages_in = 0;            // send frames from clients
+  std::uint64_t deliveries = 0;             // deliver frames queued to clients
+  std::uint64_t stored = 0;                 // messages made durable (V2/V3)
+  std::uint64_t acked = 0;                  // delivered_acks that deleted a message
+  std::uint64_t failed_back = 0;            // V1: recipient offline
+  std::uint64_t retries = 0;                // sends answered retry
+  std::uint64_t forwards = 0;               // forward frames sent to peers
+  std::uint64_t peer_connects = 0;          // relay-to-relay connections opened
+  std::uint64_t peer_links_open = 0;        // gauge: outbound relay links open now
+  std::uint64_t peer_links_peak = 0;        // the most outbound relay links open at once
+  std::uint64_t bad_frames = 0;             // malformed or out-of-order frames
+  std::uint64_t oversized_frames = 0;       // length 0 or above max_frame_bytes
+  std::uint64_t unknown_users = 0;          // hello refused
+  std::uint64_t slow_readers = 0;           // connections closed for not reading
+  std::uint64_t paused = 0;                 // V3: times a reader was paused
+  std::uint64_t fsyncs = 0;                 // store batches made durable (log: fdatasyncs)
+  std::uint64_t store_failures = 0;         // records the store reported failed (sender: "retry")
+  std::uint64_t store_deletes_retried = 0;  // delivered-acks the store had to send again
 };
 
 template <message_store Store>
@@ -227,6 +228,7 @@ class basic_relay {
       const store_stats st = store_->stats();
       s.fsyncs = st.batches;
       s.store_failures = st.failures;
+      s.store_deletes_retried = st.deletes_retried;
     }
     return s;
   }

@@ -74,6 +74,9 @@ struct store_stats {
   std::uint64_t batches = 0;   // batches made durable (log: fdatasyncs; Redis: MULTI/EXECs)
   std::uint64_t bytes = 0;     // bytes written (log file; Redis request bytes)
   std::uint64_t failures = 0;  // records reported failed (disk error, Redis down or slow)
+  // Deletions (delivered-acks) that failed and were queued again: the relay has dropped the
+  // message, the store must too, or a restart would deliver it again.
+  std::uint64_t deletes_retried = 0;
 };
 
 template <class Store>
