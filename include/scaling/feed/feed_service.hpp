@@ -19,9 +19,13 @@
 //     are exponentially decayed counters on the service's clock.
 // Materialised timelines are indexed by a scaling::cache bounded by memory (LRU); fan-out only
 // refreshes timelines that are present (Twitter's RPUSHX), so inactive users cost nothing, and
-// a read that finds no timeline rebuilds it from the authors' posts. Their entries live in the
-// service's timeline store (the Store parameter, a timeline_store): in process by default
-// (in_process_timelines), or as Redis lists (redis_timelines, scaling/feed/redis_timelines.hpp).
+// a read that finds no timeline rebuilds it from the authors' posts. Fan-out does not look each
+// destination up in the cache: follower lists hold directory indexes, and a user's directory
+// entry is a handle to the place (in a slab, reused after evictions) of its timeline; a handle
+// whose place was evicted (its owner changed) or may have expired sends fan-out to the cache. Their
+// entries live in the service's timeline store (the Store parameter, a timeline_store): in process
+// by default (in_process_timelines), or as Redis lists (redis_timelines,
+// scaling/feed/redis_timelines.hpp).
 //
 // When to pick it: to serve feeds in process, or to measure the fan-out trade-off on your own
 // graph and read/write mix (examples/cases/twitter_timeline). Pick redis_timelines as the
@@ -981,17 +985,16 @@ class feed_service {
     std::exception_ptr failed;
     {
       std::scoped_lock lock{tl->mutex};
-      if (tl->owner != no_owner) {
-        tl->owner = no_owner;
-        try {
-          store_.release(user, tl->entries);
-        } catch (...) {
-          failed = std::current_exception();
-        }
-        tl->entries = typename Store::timeline{};
-        tl->pushed.clear();
-        tl->views = {};
+      if (tl->owner == no_owner) return;  // discarded already: in the slab's free list
+      tl->owner = no_owner;
+      try {
+        store_.release(user, tl->entries);
+      } catch (...) {
+        failed = std::current_exception();
       }
+      tl->entries = typename Store::timeline{};
+      tl->pushed.clear();
+      tl->views = {};
     }
     slab_.recycle(tl);
     if (failed) std::rethrow_exception(failed);
