@@ -353,7 +353,7 @@ struct ring_timeline {
 // timeline it is now (a user's index in the service's directory), or nobody's (free, or
 // evicted); every member is read and written under `mutex`.
 template <class Entries>
-struct timeline_state {
+struct alignas(cache_line_size) timeline_state {
   static constexpr std::uint32_t no_owner = std::numeric_limits<std::uint32_t>::max();
 
   std::mutex mutex;
@@ -1225,7 +1225,7 @@ class feed_service {
     // so the walk loads in stages ahead of the writes, each stage from what the previous one
     // brought in: the directory entry 3 x `ahead` destinations ahead, the timeline's state
     // 2 x `ahead`, its ring slots (from addresses the store left in the state) `ahead`.
-    constexpr std::size_t ahead = 4;
+    constexpr std::size_t ahead = 8;
     const std::uint32_t* const dest = b.destinations->data() + b.begin;
     const std::size_t n = b.end - b.begin;
     // A store that fails on one destination (Redis down) must not leave the rest of the batch
