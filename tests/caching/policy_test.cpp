@@ -332,9 +332,10 @@ TEST(Adaptive, MultipleTestAgreesWithTheRemainder) {
   }
 }
 
-// Hits wait in a read buffer and are applied in batches; every other call applies them first,
-// so erasing or evicting an entry whose hits are still buffered, and reusing its slot, keeps
-// the policy's lists consistent (the sanitizers and the size checks watch this).
+// LFU's hits wait in a read buffer and are applied in batches (every other call applies them
+// first); W-TinyLFU's hits mark entries that its queues act on later. Erasing or evicting an
+// entry with buffered hits or a mark, and reusing its slot, keeps the policy's lists
+// consistent (the sanitizers and the size checks watch this).
 TEST(WTinyLfu, BufferedHitsOnErasedAndEvictedEntriesAreSafe) {
   scaling::cache<int, int, scaling::w_tinylfu> tiny{50};
   scaling::cache<int, int, scaling::lfu> lfu{50};
@@ -381,6 +382,92 @@ TEST(WTinyLfu, KeepsMostOfOptOnTheSharedScanTrace) {
   const double opt = static_cast<double>(scaling::belady_hits(keys, 1000));
   EXPECT_EQ(scaling::replay<scaling::lru>(keys, 1000).hits, 0u);
   EXPECT_GT(static_cast<double>(scaling::replay<scaling::w_tinylfu>(keys, 1000).hits), 0.9 * opt);
+}
+
+// A hit on a probation entry only marks it; when probation's eviction reaches it, it is
+// promoted to protected instead of being chosen as the victim.
+TEST(WTinyLfu, AMarkedProbationEntryIsPromotedNotEvicted) {
+  using region = scaling::w_tinylfu::state::region;
+  scaling::w_tinylfu::state st{100};  // window 1, protected up to 79
+  st.reserve(100);
+  for (scaling::detail::slot_index s = 0; s < 100; ++s)
+    st.on_insert(s, scaling::mix64(s + 1), 1);
+  // The window holds 99; its overflow went to probation in order, so 0 is probation's oldest.
+  ASSERT_EQ(st.region_of(99), region::window);
+  ASSERT_EQ(st.region_of(0), region::probation);
+  st.on_hit(0, 0);
+  EXPECT_EQ(st.region_of(0), region::probation) << "a hit moves nothing";
+  EXPECT_TRUE(st.referenced(0));
+  for (int i = 0; i < 3; ++i)
+    st.on_hit(99, 0);  // the window's candidate now beats any probation entry seen once
+  const scaling::detail::slot_index victim = st.evict(1);
+  EXPECT_EQ(victim, 1u) << "probation's oldest unmarked entry";
+  EXPECT_EQ(st.region_of(0), region::protected_);
+  EXPECT_FALSE(st.referenced(0));
+  EXPECT_EQ(st.region_of(99), region::probation) << "the candidate was admitted";
+}
+
+// Protected is a second-chance queue: when promotions push it over its share, its oldest
+// entry goes back to its front if a hit marked it, and the next unmarked one is demoted.
+TEST(WTinyLfu, AMarkedProtectedEntryIsNotDemoted) {
+  using region = scaling::w_tinylfu::state::region;
+  scaling::w_tinylfu::state st{11};  // window 1, protected up to 8
+  st.reserve(12);
+  for (scaling::detail::slot_index s = 0; s < 11; ++s)
+    st.on_insert(s, scaling::mix64(s + 1), 1);
+  // Probation holds 0..9 (0 oldest): mark 0..7 and evict, which promotes them in order and
+  // fills protected (0 its oldest); 8 is main's victim, and the window's candidate (10), seen
+  // as often, loses the duel.
+  for (scaling::detail::slot_index s = 0; s < 8; ++s)
+    st.on_hit(s, 0);
+  ASSERT_EQ(st.evict(1), 10u);
+  for (scaling::detail::slot_index s = 0; s < 8; ++s)
+    ASSERT_EQ(st.region_of(s), region::protected_) << s;
+  ASSERT_EQ(st.region_of(8), region::probation);
+  st.on_insert(10, scaling::mix64(100), 1);
+  // Mark protected's oldest (0) and probation's oldest (8): the next eviction promotes 8, and
+  // protected overflows by one.
+  st.on_hit(0, 0);
+  st.on_hit(8, 0);
+  (void)st.evict(1);
+  EXPECT_EQ(st.region_of(8), region::protected_);
+  EXPECT_EQ(st.region_of(0), region::protected_) << "marked: a second chance";
+  EXPECT_FALSE(st.referenced(0));
+  EXPECT_EQ(st.region_of(1), region::probation) << "the oldest unmarked entry is demoted";
+}
+
+// Keys read over and over stay resident while a long scan of keys seen once passes: the
+// scan's keys lose their duels, and the hits keep the working set promoted and protected.
+TEST(WTinyLfu, AScanDoesNotFlushTheProtectedEntries) {
+  scaling::cache<int, int, scaling::w_tinylfu> c{200};
+  for (int round = 0; round < 4; ++round) {
+    for (int k = 0; k < 150; ++k) {
+      if (!c.get(k)) c.put(k, k);
+    }
+  }
+  for (int k = 1000; k < 21'000; ++k) {
+    if (!c.get(k)) c.put(k, k);
+    if (k % 100 == 0) {
+      for (int hot = 0; hot < 150; hot += 7)
+        ASSERT_TRUE(c.get(hot)) << hot << " after scan key " << k;
+    }
+  }
+  EXPECT_EQ(c.size(), 200u);
+}
+
+// The per-entry counts are halved with the sketch: an entry hit many times looks no more
+// frequent than a key the sketch saw as often, once both have aged.
+TEST(WTinyLfu, EntryCountsAgeWithTheSketch) {
+  scaling::w_tinylfu::state st{64};
+  st.reserve(64);
+  st.on_insert(0, scaling::mix64(1), 1);
+  for (int i = 0; i < 14; ++i)
+    st.on_hit(0, 0);
+  // 10 x 64 counted accesses bring the halving; misses of other keys supply them.
+  for (std::uint64_t k = 0; k < 2000; ++k)
+    st.on_miss(scaling::mix64(1'000'000 + k));
+  EXPECT_LE(st.estimate_of(0), 4u) << "15 halved at least twice";
+  EXPECT_GE(st.estimate_of(0), 1u);
 }
 
 TEST(WTinyLfu, HillClimberMovesTheWindow) {
