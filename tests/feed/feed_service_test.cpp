@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -464,3 +465,113 @@ TEST(FeedServiceFanOut, InactiveTimelinesExpire) {
 }
 
 }  // namespace
+
+// Fan-out writes through handles to timeline places (a directory entry per user); eviction
+// frees a place for another user's timeline. A handle left pointing at a place now owned by
+// someone else must not write there: the cache decides (here: not materialised, skipped).
+TEST(FeedServiceHandles, StaleHandleAfterEvictionDoesNotWriteIntoTheReusedPlace) {
+  constexpr std::size_t length = 4;
+  manual_feed<scaling::fan_out_on_write> feed{{.timeline_length = length,
+                                               .fan_out_workers = 0,
+                                               .timeline_memory = 16 * (length * 24 + 256)}};
+  for (std::uint64_t f = 1; f <= 100; ++f) {
+    ASSERT_TRUE(feed.follow(f, 1000));
+    (void)feed.timeline(f, 1);
+  }
+  // Users 101..300 follow another author; their timelines evict most of 1..100's and take
+  // their places.
+  for (std::uint64_t f = 101; f <= 300; ++f) {
+    ASSERT_TRUE(feed.follow(f, 2000));
+    (void)feed.timeline(f, 1);
+  }
+  std::uint64_t live = 0;
+  for (std::uint64_t f = 1; f <= 100; ++f)
+    live += feed.materialised(f) ? 1 : 0;
+  ASSERT_LT(live, 100U);
+  const auto before = feed.stats();
+  ASSERT_TRUE(feed.post(1000, 1, 1));
+  (void)feed.run_fan_out();
+  const auto s = feed.stats();
+  EXPECT_EQ(s.timeline_writes - before.timeline_writes, live);
+  EXPECT_EQ(s.fan_out_skipped - before.fan_out_skipped, 100 - live);
+  EXPECT_EQ(s.backfill_writes, before.backfill_writes);
+  for (std::uint64_t f = 101; f <= 300; ++f) {
+    if (!feed.materialised(f)) continue;
+    EXPECT_TRUE(feed.timeline(f, length).empty()) << "user " << f << " got a post of 1000";
+  }
+  // Once more: the stale handles were dropped, the answer is the same.
+  ASSERT_TRUE(feed.post(1000, 2, 2));
+  (void)feed.run_fan_out();
+  EXPECT_EQ(feed.stats().fan_out_skipped - s.fan_out_skipped, 100 - live);
+}
+
+// A timeline evicted, then rebuilt by a read, in another place: fan-out reaches the new place
+// without the read rebuilding it again.
+TEST(FeedServiceHandles, HandleToATimelineRebuiltAfterEvictionGetsTheWrites) {
+  constexpr std::size_t length = 4;
+  manual_feed<scaling::fan_out_on_write> feed{{.timeline_length = length,
+                                               .fan_out_workers = 0,
+                                               .timeline_memory = 16 * (length * 24 + 256)}};
+  ASSERT_TRUE(feed.follow(1, 1000));
+  (void)feed.timeline(1, 1);
+  for (std::uint64_t f = 2; f <= 200 && feed.materialised(1); ++f) {
+    ASSERT_TRUE(feed.follow(f, 2000));
+    (void)feed.timeline(f, 1);
+  }
+  ASSERT_FALSE(feed.materialised(1));
+  ASSERT_TRUE(feed.post(1000, 1, 1));  // 1's handle is stale: skipped
+  (void)feed.run_fan_out();
+  EXPECT_EQ(feed.stats().timeline_writes, 0U);
+  EXPECT_EQ(ids(feed.timeline(1, length)), (std::vector<std::uint64_t>{1}));  // rebuilt
+  ASSERT_TRUE(feed.materialised(1));
+  const auto s = feed.stats();
+  ASSERT_TRUE(feed.post(1000, 2, 2));
+  (void)feed.run_fan_out();
+  EXPECT_EQ(feed.stats().timeline_writes, s.timeline_writes + 1);
+  EXPECT_EQ(ids(feed.timeline(1, length)), (std::vector<std::uint64_t>{2, 1}));
+  EXPECT_EQ(feed.stats().rebuilds, s.rebuilds);  // served by the timeline fan-out wrote
+}
+
+// Readers materialise and evict timelines (a memory bound of 16) while fan-out workers write
+// through handles to the same places: run it under TSan. Each user follows one of four
+// authors; a write through a stale handle would put a post of another author into the
+// timeline that took the place.
+TEST(FeedServiceHandles, ConcurrentReadersEvictWhileFanOutWrites) {
+  constexpr std::size_t length = 8;
+  constexpr std::uint64_t users = 64;
+  constexpr std::uint64_t authors = 4;
+  constexpr std::uint64_t posts = 120;
+  scaling::feed_service<scaling::fan_out_on_write> feed{
+      {.timeline_length = length,
+       .fan_out_batch = 8,
+       .fan_out_workers = 2,
+       .timeline_memory = 16 * (length * 24 + 256)}};
+  for (std::uint64_t u = 0; u < users; ++u)
+    ASSERT_TRUE(feed.follow(u, 1000 + u % authors));
+  std::atomic<bool> done{false};
+  std::vector<std::thread> readers;
+  for (std::uint64_t r = 0; r < 2; ++r) {
+    readers.emplace_back([&, r] {
+      std::mt19937_64 rng{r + 1};
+      while (!done.load()) {
+        const std::uint64_t u = rng() % users;
+        for (const feed_entry& e : feed.timeline(u, length))
+          EXPECT_EQ(e.author, 1000 + u % authors) << "user " << u;
+      }
+    });
+  }
+  for (std::uint64_t id = 1; id <= posts; ++id)
+    ASSERT_TRUE(feed.post(1000 + id % authors, id, static_cast<std::int64_t>(id)));
+  ASSERT_EQ(feed.wait_fan_out_for(60s), scaling::wait_status::ready);
+  done = true;
+  for (auto& t : readers)
+    t.join();
+  for (std::uint64_t u = 0; u < users; ++u) {
+    std::vector<std::uint64_t> want;
+    for (std::uint64_t id = posts; id >= 1 && want.size() < length; --id) {
+      if (id % authors == u % authors) want.push_back(id);
+    }
+    EXPECT_EQ(ids(feed.timeline(u, length)), want) << "user " << u;
+  }
+  EXPECT_GT(feed.stats().rebuilds, 16U);  // timelines were evicted and rebuilt meanwhile
+}

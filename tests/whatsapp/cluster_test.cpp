@@ -240,7 +240,7 @@ TEST(ChatCluster, V3LosesNothingAcrossChurnAndASigkilledRelay) {
   expect_nothing_lost(f);
 }
 
-#if CHAT_HAVE_REDIS
+#if SCALING_HAVE_HIREDIS
 TEST(ChatCluster, V2OnRedisLosesNothingAcrossChurnAndASigkilledRelay) {
   SCALING_REQUIRE_SERVER(redis_bin, "redis-server");
   engines_test::scratch_dir dir;

@@ -20,7 +20,7 @@
 #include "engines/servers.hpp"
 #include "log_store.hpp"
 #include "protocol.hpp"
-#if CHAT_HAVE_REDIS
+#if SCALING_HAVE_HIREDIS
 #include "redis_store.hpp"
 #endif
 
@@ -410,22 +410,40 @@ chat::send_result send_text(raw_client& sender, std::uint64_t to, std::uint64_t 
   return static_cast<chat::send_result>(r.u8());
 }
 
-#if CHAT_HAVE_REDIS
-TEST(ChatRedisStore, RedisDownGetsRetryNeverSentAndLosesNothing) {
-  SCALING_REQUIRE_SERVER(redis_bin, "redis-server");
-  engines_test::scratch_dir dir;
-  const std::uint16_t port = engines_test::free_port();
-  engines_test::server redis;
-  ASSERT_TRUE(
-      redis.start(engines_test::redis_argv(redis_bin, port, dir.path(),
-                                           {"--appendonly", "yes", "--appendfsync", "always"}),
-                  port));
-  chat::redis_store::options store{
-      .server = {"127.0.0.1", port}, .prefix = "test:", .timeout = std::chrono::milliseconds{500}};
-  const chat::relay_options options{
-      .mode = chat::relay_mode::v2_queues, .cluster = {"127.0.0.1:0"}, .index = 0, .users = 100};
-  auto relay = std::make_unique<chat::basic_relay<chat::redis_store>>(options, store);
-  relay->start();
+#if SCALING_HAVE_HIREDIS
+// A redis-server that syncs its append-only file on every write (it keeps what it acknowledged
+// across a stop and a restart), and V2 relays whose offline queues live in it.
+class ChatRedisStore : public ::testing::Test {
+ protected:
+  using redis_relay = chat::basic_relay<chat::redis_store>;
+
+  void SetUp() override {
+    SCALING_REQUIRE_SERVER(redis_bin, "redis-server");
+    port_ = engines_test::free_port();
+    ASSERT_TRUE(
+        redis_.start(engines_test::redis_argv(redis_bin, port_, dir_.path(),
+                                              {"--appendonly", "yes", "--appendfsync", "always"}),
+                     port_));
+  }
+
+  // A started relay whose store uses keys under `prefix` and gives up on Redis after `timeout`.
+  std::unique_ptr<redis_relay> start_relay(std::string prefix, std::chrono::milliseconds timeout) {
+    const chat::redis_store::options store{
+        .server = {"127.0.0.1", port_}, .prefix = std::move(prefix), .timeout = timeout};
+    const chat::relay_options options{
+        .mode = chat::relay_mode::v2_queues, .cluster = {"127.0.0.1:0"}, .index = 0, .users = 100};
+    auto relay = std::make_unique<redis_relay>(options, store);
+    relay->start();
+    return relay;
+  }
+
+  engines_test::scratch_dir dir_;
+  std::uint16_t port_ = 0;
+  engines_test::server redis_;
+};
+
+TEST_F(ChatRedisStore, RedisDownGetsRetryNeverSentAndLosesNothing) {
+  auto relay = start_relay("test:", std::chrono::milliseconds{500});
   EXPECT_NE(relay->store_description().find("appendfsync always"), std::string::npos)
       << relay->store_description();
   {
@@ -434,7 +452,7 @@ TEST(ChatRedisStore, RedisDownGetsRetryNeverSentAndLosesNothing) {
     ASSERT_FALSE(sender.read_until(chat::frame_type::welcome).empty());
     EXPECT_EQ(send_text(sender, 1, 1, "first"), chat::send_result::stored);
 
-    redis.stop();  // Redis is gone: the relay must not say "sent"
+    redis_.stop();  // Redis is gone: the relay must not say "sent"
     EXPECT_EQ(send_text(sender, 1, 2, "second"), chat::send_result::retry);
     EXPECT_EQ(send_text(sender, 1, 2, "second"), chat::send_result::retry);
     EXPECT_TRUE(sender.pong(1));  // and it keeps serving
@@ -444,7 +462,7 @@ TEST(ChatRedisStore, RedisDownGetsRetryNeverSentAndLosesNothing) {
 
     // Redis is back (its append-only file has the first message): the sender's resends get
     // through once the store's reconnect backoff has passed (at most 500 ms).
-    ASSERT_TRUE(redis.restart());
+    ASSERT_TRUE(redis_.restart());
     auto result = chat::send_result::retry;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
     while (result == chat::send_result::retry && std::chrono::steady_clock::now() < deadline)
@@ -454,8 +472,7 @@ TEST(ChatRedisStore, RedisDownGetsRetryNeverSentAndLosesNothing) {
   }
   // A relay restarted on the same Redis has both, and delivers them in order.
   relay->close();
-  relay = std::make_unique<chat::basic_relay<chat::redis_store>>(options, store);
-  relay->start();
+  relay = start_relay("test:", std::chrono::milliseconds{500});
   EXPECT_EQ(relay->recovered(), 2u);
   raw_client recipient{relay->local_endpoint()};
   recipient.hello(1);
@@ -479,21 +496,8 @@ TEST(ChatRedisStore, RedisDownGetsRetryNeverSentAndLosesNothing) {
 // A delivered-ack that reaches the relay while Redis is down is applied in memory at once and
 // sent to Redis again until Redis takes it: a relay restarted later does not deliver the
 // message a second time.
-TEST(ChatRedisStore, AnAckDuringAnOutageIsNotDeliveredAgainAfterARestart) {
-  SCALING_REQUIRE_SERVER(redis_bin, "redis-server");
-  engines_test::scratch_dir dir;
-  const std::uint16_t port = engines_test::free_port();
-  engines_test::server redis;
-  ASSERT_TRUE(
-      redis.start(engines_test::redis_argv(redis_bin, port, dir.path(),
-                                           {"--appendonly", "yes", "--appendfsync", "always"}),
-                  port));
-  chat::redis_store::options store{
-      .server = {"127.0.0.1", port}, .prefix = "ack:", .timeout = std::chrono::milliseconds{200}};
-  const chat::relay_options options{
-      .mode = chat::relay_mode::v2_queues, .cluster = {"127.0.0.1:0"}, .index = 0, .users = 100};
-  auto relay = std::make_unique<chat::basic_relay<chat::redis_store>>(options, store);
-  relay->start();
+TEST_F(ChatRedisStore, AnAckDuringAnOutageIsNotDeliveredAgainAfterARestart) {
+  auto relay = start_relay("ack:", std::chrono::milliseconds{200});
   {
     raw_client sender{relay->local_endpoint()};
     sender.hello(2);
@@ -503,7 +507,7 @@ TEST(ChatRedisStore, AnAckDuringAnOutageIsNotDeliveredAgainAfterARestart) {
     raw_client recipient{relay->local_endpoint()};
     recipient.hello(1);
     ASSERT_FALSE(recipient.read_until(chat::frame_type::deliver).empty());
-    redis.stop();
+    redis_.stop();
     recipient.write(chat::frame_writer{chat::frame_type::delivered_ack}
                         .u64(2)
                         .u64(1)
@@ -511,8 +515,8 @@ TEST(ChatRedisStore, AnAckDuringAnOutageIsNotDeliveredAgainAfterARestart) {
                         .done());
     ASSERT_TRUE(engines_test::eventually([&] { return relay->stats().store_deletes_retried >= 1; },
                                          std::chrono::seconds{10}));
-    ASSERT_TRUE(redis.restart());  // its append-only file still has the message
-    scaling::redis::connection admin{{"127.0.0.1", port}};
+    ASSERT_TRUE(redis_.restart());  // its append-only file still has the message
+    scaling::redis::connection admin{{"127.0.0.1", port_}};
     EXPECT_TRUE(engines_test::eventually(
         [&] {
           const auto r = admin.execute({"EXISTS", "ack:m:1"});  // an error while it loads
@@ -521,8 +525,7 @@ TEST(ChatRedisStore, AnAckDuringAnOutageIsNotDeliveredAgainAfterARestart) {
         std::chrono::seconds{10}));
   }
   relay->close();
-  relay = std::make_unique<chat::basic_relay<chat::redis_store>>(options, store);
-  relay->start();
+  relay = start_relay("ack:", std::chrono::milliseconds{200});
   EXPECT_EQ(relay->recovered(), 0u);
   relay->close();
 }

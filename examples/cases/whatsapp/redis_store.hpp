@@ -297,6 +297,8 @@ class redis_store {
         put64(value, r.sent_ns);
         value += r.body;
         p.add({"HSET", user_key(r.to), message_field(r), value});
+        // A plain HSET keeps the highest id: the home relay stores a conversation's ids one at
+        // a time, each the previous one plus 1 (relay.hpp, "Order and dedup").
         p.add({"HSET", options_.prefix + "hw",
                std::to_string(r.to) + ":" + std::to_string(r.from) + ":" + std::to_string(r.lane),
                std::to_string(r.msg_id)});

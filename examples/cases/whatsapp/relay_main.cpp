@@ -29,7 +29,7 @@
 
 #include "cli_checks.hpp"
 #include "relay.hpp"
-#if CHAT_HAVE_REDIS
+#if SCALING_HAVE_HIREDIS
 #include "redis_store.hpp"
 #endif
 
@@ -162,7 +162,7 @@ int main(int argc, char** argv) {
   o.max_pending = static_cast<std::size_t>(max_pending);
   try {
     if (store == "log") return run<chat::log_store>(o, {});
-#if CHAT_HAVE_REDIS
+#if SCALING_HAVE_HIREDIS
     chat::redis_store::options r;
     r.server = scaling::redis::endpoint::parse(redis.address, "127.0.0.1");
     r.prefix = redis.prefix.empty() ? "chat:relay-" + std::to_string(index) + ":" : redis.prefix;

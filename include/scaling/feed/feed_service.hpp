@@ -19,9 +19,13 @@
 //     are exponentially decayed counters on the service's clock.
 // Materialised timelines are indexed by a scaling::cache bounded by memory (LRU); fan-out only
 // refreshes timelines that are present (Twitter's RPUSHX), so inactive users cost nothing, and
-// a read that finds no timeline rebuilds it from the authors' posts. Their entries live in the
-// service's timeline store (the Store parameter, a timeline_store): in process by default
-// (in_process_timelines), or as Redis lists (redis_timelines, scaling/feed/redis_timelines.hpp).
+// a read that finds no timeline rebuilds it from the authors' posts. Fan-out does not look each
+// destination up in the cache: follower lists hold directory indexes, and a user's directory
+// entry is a handle to the place (in a slab, reused after evictions) of its timeline; a handle
+// whose place was evicted (its owner changed) or may have expired sends fan-out to the cache. Their
+// entries live in the service's timeline store (the Store parameter, a timeline_store): in process
+// by default (in_process_timelines), or as Redis lists (redis_timelines,
+// scaling/feed/redis_timelines.hpp).
 //
 // When to pick it: to serve feeds in process, or to measure the fan-out trade-off on your own
 // graph and read/write mix (examples/cases/twitter_timeline). Pick redis_timelines as the
@@ -61,6 +65,7 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <limits>
 #include <map>
@@ -69,9 +74,11 @@
 #include <optional>
 #include <shared_mutex>
 #include <span>
+#include <stdexcept>
 #include <stop_token>
 #include <string_view>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -342,23 +349,30 @@ struct ring_timeline {
 // A materialised timeline: its entries (in the store's form) and what the service decides
 // with: the authors pushed to it, each with how many of its posts had skipped fan-out when the
 // timeline last caught up with it (hybrid: posts made while above the threshold), and its
-// view rate (per-pair).
+// view rate (per-pair). The service keeps these in a slab and reuses them: `owner` says whose
+// timeline it is now (a user's index in the service's directory), or nobody's (free, or
+// evicted); every member is read and written under `mutex`.
 template <class Entries>
-struct timeline_state {
+struct alignas(cache_line_size) timeline_state {
+  static constexpr std::uint32_t no_owner = std::numeric_limits<std::uint32_t>::max();
+
   std::mutex mutex;
+  std::uint32_t owner = no_owner;
+  feed_user_id user = 0;
+  // A read's time, no later than the cache's last access to this timeline (inactive_after).
+  std::int64_t read_ns = 0;
   Entries entries;
   boost::unordered_flat_map<feed_user_id, std::uint64_t> pushed;
   decayed_count views;
-  bool evicted = false;  // left the cache: writes to it are pointless
 };
 
 // A unit of fan-out: write (or erase) one entry into the timelines of a range of a shared
-// destination list.
+// destination list (the followers' indexes in the service's directory).
 struct fan_out_batch {
   enum class op : std::uint8_t { write, erase };
   op action = op::write;
   feed_entry entry;
-  std::shared_ptr<const std::vector<feed_user_id>> destinations;
+  std::shared_ptr<const std::vector<std::uint32_t>> destinations;
   std::uint32_t begin = 0;
   std::uint32_t end = 0;
   std::uint64_t seq = 0;
@@ -368,10 +382,11 @@ struct fan_out_batch {
 
 // A timeline store: where feed_service keeps the entries of materialised timelines (the
 // service keeps the rest: which authors are pushed, view rates, the memory-bounded index).
-// The service calls every member but the constructor, weight() and the gauges with the
-// timeline's own lock held; a store that shares state between timelines (a connection)
+// The service calls every member but the constructor, weight(), prefetch() and the gauges with
+// the timeline's own lock held; a store that shares state between timelines (a connection)
 // locks it itself. Requirements, for a store S with S::timeline t (one timeline's entries,
-// default-constructed empty) and the timeline's user u:
+// default-constructed empty, move-assignable: the service resets a released timeline to a
+// default one before reusing its place) and the timeline's user u:
 //   S(S::options_type, feed_options)        built by the service
 //   S::weight(options)                      bytes the service's memory bound counts per timeline
 //   write(u, t, e, max) -> bool             inserts e in order, the oldest dropped past max;
@@ -385,8 +400,11 @@ struct fan_out_batch {
 //   release(u, t)                           t left the service's index (evicted or expired)
 //   flush()                                 applies what write/erase deferred (a pipeline)
 //   stored_entries(), stored_bytes()        gauges over the timelines not released
+// Optional: prefetch(t) starts loading what t's next write touches; called without t's lock
+// (while another thread may write t), a few destinations ahead of the fan-out's writes.
 template <class S>
 concept timeline_store = std::default_initializable<typename S::timeline> &&
+    std::is_move_assignable_v<typename S::timeline> &&
     std::constructible_from<S, typename S::options_type, const feed_options&> &&
     requires(S& s, typename S::timeline& t, feed_user_id u, const feed_entry& e, std::size_t n,
              std::span<const feed_entry> posts, std::vector<feed_entry>&& ascending,
@@ -412,9 +430,28 @@ class in_process_timelines {
  public:
   struct options_type {};
   class timeline {
+   public:
+    timeline() = default;
+    timeline(const timeline&) = delete;
+    timeline& operator=(const timeline&) = delete;
+    timeline(timeline&& o) noexcept { *this = std::move(o); }
+    timeline& operator=(timeline&& o) noexcept {
+      ring_ = std::move(o.ring_);
+      released_ = o.released_;
+      newest_.store(o.newest_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      oldest_.store(o.oldest_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      return *this;
+    }
+    ~timeline() = default;
+
+   private:
     friend class in_process_timelines;
     detail::ring_timeline ring_;
     bool released_ = false;
+    // Where the next write looks (the newest slot, the oldest): read without the timeline's
+    // lock by prefetch(), only as addresses to prefetch, never dereferenced there.
+    std::atomic<const feed_entry*> newest_{nullptr};
+    std::atomic<const feed_entry*> oldest_{nullptr};
   };
 
   in_process_timelines(options_type /*options*/, const feed_options& /*feed*/) {}
@@ -448,12 +485,14 @@ class in_process_timelines {
     t.ring_.entries.assign(std::move(ascending));
     t.ring_.horizon = horizon;
   }
-  // Starts loading the ring slots the next write touches (the newest entry, the oldest).
+  // Starts loading the ring slots the next write touches (the newest entry, the oldest). Safe
+  // without the timeline's lock: it reads two atomic addresses the last write left (a ring
+  // reallocated since makes them stale, which only wastes the prefetch).
   void prefetch(const timeline& t) const noexcept {
-    const auto& r = t.ring_.entries;
-    if (r.size() == 0) return;
-    __builtin_prefetch(&r.at(r.size() - 1));
-    __builtin_prefetch(&r.at(0));
+    if (const feed_entry* newest = t.newest_.load(std::memory_order_relaxed))
+      __builtin_prefetch(newest);
+    if (const feed_entry* oldest = t.oldest_.load(std::memory_order_relaxed))
+      __builtin_prefetch(oldest);
   }
   [[nodiscard]] bool needs_rebuild(feed_user_id /*user*/, timeline& t, std::size_t limit) const {
     return t.ring_.horizon && t.ring_.entries.size() < limit;
@@ -465,6 +504,8 @@ class in_process_timelines {
   void release(feed_user_id /*user*/, timeline& t) {
     if (t.released_) return;
     t.released_ = true;
+    t.newest_.store(nullptr, std::memory_order_relaxed);
+    t.oldest_.store(nullptr, std::memory_order_relaxed);
     entries_.fetch_sub(static_cast<std::int64_t>(t.ring_.entries.size()));
     slots_.fetch_sub(static_cast<std::int64_t>(t.ring_.entries.slots()));
   }
@@ -480,16 +521,18 @@ class in_process_timelines {
 
  private:
   // Adds a timeline's change in entries and slots to the gauges (a released timeline was
-  // subtracted whole).
+  // subtracted whole), and leaves the addresses its next write touches for prefetch().
   class gauge {
    public:
-    gauge(in_process_timelines& store, const timeline& t)
+    gauge(in_process_timelines& store, timeline& t)
         : store_(store), t_(t), entries_(t.ring_.entries.size()), slots_(t.ring_.entries.slots()) {}
     gauge(const gauge&) = delete;
     gauge& operator=(const gauge&) = delete;
     ~gauge() {
       if (t_.released_) return;
       const auto& r = t_.ring_.entries;
+      t_.newest_.store(r.size() == 0 ? nullptr : &r.at(r.size() - 1), std::memory_order_relaxed);
+      t_.oldest_.store(r.size() == 0 ? nullptr : &r.at(0), std::memory_order_relaxed);
       if (r.size() != entries_) {
         store_.entries_.fetch_add(static_cast<std::int64_t>(r.size()) -
                                   static_cast<std::int64_t>(entries_));
@@ -502,7 +545,7 @@ class in_process_timelines {
 
    private:
     in_process_timelines& store_;
-    const timeline& t_;
+    timeline& t_;
     std::size_t entries_;
     std::size_t slots_;
   };
@@ -527,7 +570,8 @@ class feed_service {
   static constexpr fan_out_kind kind = Policy::kind;
   static constexpr bool materialises = kind != fan_out_kind::on_read;
   using timeline_state = detail::timeline_state<typename Store::timeline>;
-  using timeline_ptr = std::shared_ptr<timeline_state>;
+  using timeline_ptr = timeline_state*;  // a place in the slab: never freed while the service lives
+  static constexpr std::uint32_t no_owner = timeline_state::no_owner;
   using batch = detail::fan_out_batch;
   struct timeline_cache : cache<feed_user_id, timeline_ptr, lru, sharded<16>> {
     using cache<feed_user_id, timeline_ptr, lru, sharded<16>>::cache;
@@ -585,13 +629,14 @@ class feed_service {
                                      "must differ from the follower", followee);
     }
     std::unique_lock lock{graph_};
-    user_record& f = users_[follower];
+    user_record& f = record_of(follower);
     if (!f.followees.insert(followee).second) return false;
-    users_[followee].followers.insert(follower);
+    const std::uint32_t index = f.index;
+    record_of(followee).followers.insert(index);
     if constexpr (materialises) {
       if (timeline_ptr tl = present(follower)) {
         std::scoped_lock tl_lock{tl->mutex};
-        if (!tl->evicted && pushes(followee, *tl)) switch_to_push(follower, *tl, followee);
+        if (tl->owner == index && pushes(followee, *tl)) switch_to_push(follower, *tl, followee);
       }
     }
     return true;
@@ -603,11 +648,13 @@ class feed_service {
     std::unique_lock lock{graph_};
     auto f = users_.find(follower);
     if (f == users_.end() || f->second.followees.erase(followee) == 0) return false;
-    users_[followee].followers.erase(follower);
+    const std::uint32_t index = f->second.index;
+    record_of(followee).followers.erase(index);
     if constexpr (materialises) {
       if (timeline_ptr tl = present(follower)) {
         std::scoped_lock tl_lock{tl->mutex};
-        if (!tl->evicted && tl->pushed.contains(followee)) switch_to_pull(follower, *tl, followee);
+        if (tl->owner == index && tl->pushed.contains(followee))
+          switch_to_pull(follower, *tl, followee);
       }
     }
     return true;
@@ -623,7 +670,7 @@ class feed_service {
       duplicate_posts_.add();
       return false;
     }
-    user_record& a = users_[author];
+    user_record& a = record_of(author);
     auto& list = a.posts;
     if (list.empty() || older(list.back(), e)) {
       list.push_back(e);
@@ -654,7 +701,7 @@ class feed_service {
     if (it == posts_.end() || !it->second.live || it->second.author != author) return false;
     it->second.live = false;
     const feed_entry e{it->second.time, id, author};
-    user_record& a = users_[author];
+    user_record& a = record_of(author);
     auto& list = a.posts;
     const auto pos = std::lower_bound(list.begin(), list.end(), e, older);
     SCALING_ASSERT(pos != list.end() && *pos == e, "a live post is in its author's list");
@@ -683,20 +730,28 @@ class feed_service {
         add_source(sources, a);
       return merge({}, sources, limit);
     } else {
-      timeline_ptr tl = timelines_.get(user).value_or(nullptr);
-      if (!tl) {
-        tl = std::make_shared<timeline_state>();
-        tl->views.add(now_ns(), half_life_ns());
-        for (const feed_user_id a : rec.followees) {
-          if (pushes(a, *tl)) tl->pushed.emplace(a, unfanned_of(a));
+      // The cache says which timeline is the user's; a place evicted (and perhaps reused)
+      // between the lookup and the lock is looked up again.
+      timeline_ptr tl = nullptr;
+      std::unique_lock<std::mutex> tl_lock;
+      for (;;) {
+        const std::int64_t now = now_ns();  // before the cache's access: read_ns stays behind it
+        tl = timelines_.get(user).value_or(nullptr);
+        const bool built = tl == nullptr;
+        if (built) tl = materialise(user, rec, now);
+        tl_lock = std::unique_lock{tl->mutex};
+        if (tl->owner != rec.index) {
+          tl_lock.unlock();
+          continue;
         }
-        rebuild(user, *tl);
-        timelines_.put(user, tl);
-      } else {
-        std::scoped_lock tl_lock{tl->mutex};
-        tl->views.add(now_ns(), half_life_ns());
+        if (!built) tl->views.add(now, half_life_ns());
+        tl->read_ns = std::max(tl->read_ns, now);
+        break;
       }
-      std::scoped_lock tl_lock{tl->mutex};
+      // Fan-out finds the timeline through the directory; a put that replaced another
+      // timeline of the user may have left it pointing at the replaced one.
+      if (directory_[rec.index].state.load(std::memory_order_relaxed) != tl)
+        directory_[rec.index].state.store(tl, std::memory_order_release);
       if constexpr (kind == fan_out_kind::hybrid || kind == fan_out_kind::per_pair) {
         for (const feed_user_id a : rec.followees) {
           const bool push = pushes(a, *tl);
@@ -806,9 +861,10 @@ class feed_service {
 
  private:
   struct user_record {
+    std::uint32_t index = 0;  // the user's place in directory_
     boost::unordered_flat_set<feed_user_id> followees;
-    boost::unordered_flat_set<feed_user_id> followers;
-    std::vector<feed_entry> posts;  // live posts, oldest first
+    boost::unordered_flat_set<std::uint32_t> followers;  // their indexes in directory_
+    std::vector<feed_entry> posts;                       // live posts, oldest first
     detail::decayed_count post_rate;
     std::uint64_t unfanned = 0;  // posts that skipped fan-out (hybrid: above the threshold)
   };
@@ -817,6 +873,62 @@ class feed_service {
     feed_time time = 0;
     bool live = true;
   };
+  // A user's entry in the directory (indexed by user_record::index): the user, and the place
+  // of the user's materialised timeline, the handle fan-out writes through without a lookup in
+  // the cache. A hint: the cache stays the authority on which timelines are materialised, and
+  // a place whose owner is no longer the user (evicted, perhaps reused) sends fan-out back to
+  // the cache. Entries are added under the graph lock held unique; the place is atomic.
+  struct directory_slot {
+    feed_user_id user = 0;
+    std::atomic<timeline_ptr> state{nullptr};
+
+    explicit directory_slot(feed_user_id u) noexcept : user(u) {}
+    directory_slot(directory_slot&& o) noexcept
+        : user(o.user), state(o.state.load(std::memory_order_relaxed)) {}
+    directory_slot& operator=(directory_slot&&) = delete;
+    ~directory_slot() = default;
+  };
+  // The places of materialised timelines: never freed while the service lives (a handle read
+  // from the directory can always be locked and checked), reused after an eviction.
+  class timeline_slab {
+   public:
+    [[nodiscard]] timeline_ptr acquire() {
+      std::scoped_lock lock{mutex_};
+      if (!free_.empty()) {
+        timeline_ptr tl = free_.back();
+        free_.pop_back();
+        return tl;
+      }
+      free_.reserve(states_.size() + 1);  // recycle() then never allocates
+      return &states_.emplace_back();
+    }
+    void recycle(timeline_ptr tl) noexcept {
+      std::scoped_lock lock{mutex_};
+      free_.push_back(tl);
+    }
+
+   private:
+    std::mutex mutex_;
+    std::deque<timeline_state> states_;
+    std::vector<timeline_ptr> free_;
+  };
+
+  // The user's record, created (with its directory entry) if new (the graph lock is held,
+  // unique).
+  user_record& record_of(feed_user_id user) {
+    auto [it, added] = users_.try_emplace(user);
+    if (added) {
+      try {
+        if (directory_.size() >= no_owner) throw std::length_error("scaling::feed_service: users");
+        directory_.emplace_back(user);
+      } catch (...) {
+        users_.erase(it);
+        throw;
+      }
+      it->second.index = static_cast<std::uint32_t>(directory_.size() - 1);
+    }
+    return it->second;
+  }
 
   static feed_options checked(const feed_options& o) {
     constexpr std::string_view who = "scaling::feed_service";
@@ -862,12 +974,58 @@ class feed_service {
     const std::size_t w = weight_of(o);
     c.weigher = [w](const feed_user_id&, const timeline_ptr&) { return w; };
     c.listener = [this](const feed_user_id& user, const timeline_ptr& tl, removal_cause) {
-      std::scoped_lock lock{tl->mutex};
-      if (tl->evicted) return;
-      tl->evicted = true;
-      store_.release(user, tl->entries);
+      discard(user, tl);
     };
     return c;
+  }
+
+  // A timeline the cache dropped (or one never stored): its place loses its owner, which
+  // invalidates every handle to it, and goes back to the slab.
+  void discard(feed_user_id user, timeline_ptr tl) {
+    std::exception_ptr failed;
+    {
+      std::scoped_lock lock{tl->mutex};
+      if (tl->owner == no_owner) return;  // discarded already: in the slab's free list
+      tl->owner = no_owner;
+      try {
+        store_.release(user, tl->entries);
+      } catch (...) {
+        failed = std::current_exception();
+      }
+      tl->entries = typename Store::timeline{};
+      tl->pushed.clear();
+      tl->views = {};
+    }
+    slab_.recycle(tl);
+    if (failed) std::rethrow_exception(failed);
+  }
+
+  // Builds `user`'s timeline from its pushed authors' posts in a place of the slab, and stores
+  // it in the cache and the directory (the graph lock is held, shared).
+  timeline_ptr materialise(feed_user_id user, const user_record& rec, std::int64_t now) {
+    timeline_ptr tl = slab_.acquire();
+    try {
+      std::scoped_lock lock{tl->mutex};
+      tl->owner = rec.index;
+      tl->user = user;
+      tl->read_ns = now;
+      tl->views.add(now, half_life_ns());
+      for (const feed_user_id a : rec.followees) {
+        if (pushes(a, *tl)) tl->pushed.emplace(a, unfanned_of(a));
+      }
+      rebuild(user, *tl);
+    } catch (...) {
+      discard(user, tl);
+      throw;
+    }
+    directory_[rec.index].state.store(tl, std::memory_order_release);
+    try {
+      timelines_.put(user, tl);
+    } catch (...) {
+      discard(user, tl);
+      throw;
+    }
+    return tl;
   }
 
   [[nodiscard]] std::int64_t now_ns() const {
@@ -878,6 +1036,7 @@ class feed_service {
     return options_.rate_half_life.count();
   }
 
+  // The user's materialised timeline, as the cache says (not a read: no recency update).
   [[nodiscard]] timeline_ptr present(feed_user_id user) const {
     return timelines_.peek(user).value_or(nullptr);
   }
@@ -999,10 +1158,10 @@ class feed_service {
 
   // Queues e for every follower, in batches (the graph lock is held, unique).
   void enqueue(batch::op action, const feed_entry& e,
-               const boost::unordered_flat_set<feed_user_id>& followers, std::uint8_t priority) {
+               const boost::unordered_flat_set<std::uint32_t>& followers, std::uint8_t priority) {
     if (followers.empty()) return;
     auto dest =
-        std::make_shared<const std::vector<feed_user_id>>(followers.begin(), followers.end());
+        std::make_shared<const std::vector<std::uint32_t>>(followers.begin(), followers.end());
     const auto now = clock_.now();
     for (std::size_t begin = 0; begin < dest->size(); begin += options_.fan_out_batch) {
       const std::size_t end = std::min(dest->size(), begin + options_.fan_out_batch);
@@ -1050,7 +1209,6 @@ class feed_service {
   void apply(const batch& b) {
     std::shared_lock lock{graph_};
     const feed_entry& e = b.entry;
-    const auto& dest = *b.destinations;
     deliveries_.add(b.end - b.begin);
     std::uint64_t written = 0;
     std::uint64_t skipped = 0;
@@ -1058,40 +1216,57 @@ class feed_service {
       auto p = posts_.find(e.post);
       if (p == posts_.end() || !p->second.live) return;  // removed meanwhile
     }
-    // The batch's timelines are looked up first, then walked with prefetches a few
-    // destinations ahead: each insert misses the cache on its timeline's state and ring slot
-    // (thousands of timelines are far beyond the CPU caches), and the timeline's lock stops
-    // the misses of one destination from overlapping with the next one's by themselves.
-    std::vector<timeline_ptr> timelines;
-    timelines.reserve(b.end - b.begin);
-    for (std::uint32_t i = b.begin; i < b.end; ++i)
-      timelines.push_back(present(dest[i]));
-    constexpr std::size_t ahead = 4;
-    const std::size_t n = timelines.size();
+    // A timeline last read at or before this may have expired in the cache: the cache decides.
+    const std::int64_t stale_at = options_.inactive_after
+                                      ? now_ns() - options_.inactive_after->count()
+                                      : std::numeric_limits<std::int64_t>::min();
+    // Each destination is a handle (its directory entry) to its timeline's place: no lookup
+    // in the cache, no reference count. Thousands of timelines are far beyond the CPU caches,
+    // so the walk loads in stages ahead of the writes, each stage from what the previous one
+    // brought in: the directory entry 3 x `ahead` destinations ahead, the timeline's state
+    // 2 x `ahead`, its ring slots (from addresses the store left in the state) `ahead`.
+    constexpr std::size_t ahead = 8;
+    const std::uint32_t* const dest = b.destinations->data() + b.begin;
+    const std::size_t n = b.end - b.begin;
     // A store that fails on one destination (Redis down) must not leave the rest of the batch
     // silently without the post: every destination is still handed to the store (which marks
     // what it could not write lost, to be rebuilt by its next read), then the first error is
     // rethrown.
     std::exception_ptr failed;
     for (std::size_t k = 0; k < n; ++k) {
-      if (k + 2 * ahead < n && timelines[k + 2 * ahead]) prefetch_state(*timelines[k + 2 * ahead]);
+      if (k + 3 * ahead < n) __builtin_prefetch(&directory_[dest[k + 3 * ahead]]);
+      if (k + 2 * ahead < n) {
+        if (const timeline_ptr next =
+                directory_[dest[k + 2 * ahead]].state.load(std::memory_order_relaxed))
+          prefetch_state(*next);
+      }
       if constexpr (requires(const typename Store::timeline& t) { store_.prefetch(t); }) {
-        if (k + ahead < n && timelines[k + ahead]) {
-          // The ring's size and buffer are read under its timeline's lock: a reader or another
-          // worker may be resizing it. A timeline busy now is simply not prefetched.
-          timeline_state& next = *timelines[k + ahead];
-          const std::unique_lock next_lock{next.mutex, std::try_to_lock};
-          if (next_lock) store_.prefetch(next.entries);
+        if (k + ahead < n) {
+          if (const timeline_ptr next =
+                  directory_[dest[k + ahead]].state.load(std::memory_order_relaxed))
+            store_.prefetch(next->entries);
         }
       }
-      const std::uint32_t i = b.begin + static_cast<std::uint32_t>(k);
-      timeline_state* tl = timelines[k].get();
-      if (tl == nullptr) {
-        ++skipped;
-        continue;
-      }
+      directory_slot& slot = directory_[dest[k]];
       try {
-        apply_one(b, e, dest[i], *tl, written);
+        timeline_ptr tl = slot.state.load(std::memory_order_acquire);
+        if (tl == nullptr) {  // never materialised, or seen evicted: RPUSHX
+          ++skipped;
+          continue;
+        }
+        if (apply_one(b, e, dest[k], slot.user, *tl, stale_at, written)) continue;
+        // The handle is stale (evicted, perhaps reused, or expired): the cache decides.
+        timeline_ptr current = present(slot.user);
+        if (current == nullptr) {
+          ++skipped;
+          (void)slot.state.compare_exchange_strong(tl, nullptr, std::memory_order_relaxed);
+          continue;
+        }
+        if (current != tl)
+          (void)slot.state.compare_exchange_strong(tl, current, std::memory_order_release);
+        if (!apply_one(b, e, dest[k], slot.user, *current, std::numeric_limits<std::int64_t>::min(),
+                       written))
+          ++skipped;  // evicted since
       } catch (...) {
         if (!failed) failed = std::current_exception();
       }
@@ -1107,14 +1282,16 @@ class feed_service {
   }
 
   // One destination of a batch (apply's loop body): the post written to, or erased from,
-  // `user`'s timeline, or the author switched to push or pull there.
-  void apply_one(const batch& b, const feed_entry& e, feed_user_id user, timeline_state& tl,
-                 std::uint64_t& written) {
+  // `user`'s timeline, or the author switched to push or pull there. Returns false, and does
+  // nothing, if `tl` is no longer the timeline of the user at `index`, or was last read at or
+  // before `stale_at` (the cache may have expired it).
+  bool apply_one(const batch& b, const feed_entry& e, std::uint32_t index, feed_user_id user,
+                 timeline_state& tl, std::int64_t stale_at, std::uint64_t& written) {
     std::scoped_lock tl_lock{tl.mutex};
-    if (tl.evicted) return;
+    if (tl.owner != index || tl.read_ns <= stale_at) return false;
     if (b.action == batch::op::erase) {
       store_.erase_post(user, tl.entries, e);
-      return;
+      return true;
     }
     const auto found = tl.pushed.find(e.author);
     const bool pushed = found != tl.pushed.end();
@@ -1122,24 +1299,25 @@ class feed_service {
       const bool push = pushes(e.author, tl);
       if (push && !pushed && follows(user, e.author)) {
         switch_to_push(user, tl, e.author);  // brings e as well
-        return;
+        return true;
       }
       if (!push) {
         pulled_.add();
         if (pushed) switch_to_pull(user, tl, e.author);
-        return;
+        return true;
       }
     } else {
       if (!pushed && follows(user, e.author) && pushes(e.author, tl)) {
         switch_to_push(user, tl, e.author);
-        return;
+        return true;
       }
       if (kind == fan_out_kind::hybrid && pushed && found->second != unfanned_of(e.author)) {
         switch_to_push(user, tl, e.author);  // catch up with the posts that skipped fan-out
-        return;
+        return true;
       }
     }
     if (pushed && store_.write(user, tl.entries, e, options_.timeline_length)) ++written;
+    return true;
   }
 
   static void prefetch_state(const timeline_state& tl) noexcept {
@@ -1164,6 +1342,8 @@ class feed_service {
   mutable std::shared_mutex graph_;
   boost::unordered_flat_map<feed_user_id, user_record> users_;
   boost::unordered_flat_map<feed_post_id, post_record> posts_;
+  std::vector<directory_slot> directory_;  // by user_record::index
+  timeline_slab slab_;                     // before timelines_: outlives its listener
   mutable timeline_cache timelines_;
   work_queue<batch, Clock> queue_;
 

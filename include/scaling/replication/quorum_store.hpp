@@ -1154,6 +1154,17 @@ class quorum_store {
     }
   }
 
+  // The fields every read's answer carries, taken from the outcome of its replica requests.
+  template <class Result>
+  [[nodiscard]] static Result answer_from(const read_outcome& r) {
+    Result out;
+    out.status = r.status;
+    out.speculated = r.speculated;
+    out.repaired = r.repaired;
+    out.latency = r.latency;
+    return out;
+  }
+
   template <class Handler>
   void start_get(const Partition& p, const Clustering& key, const quorum_read_options& options,
                  Handler done) {
@@ -1162,11 +1173,7 @@ class quorum_store {
     if (options_.count_stale_reads) truth = lookup(oracle_, p, key);
     start_read(p, bounds{key, false, key, false}, 1, options,
                [this, key, truth, done = std::move(done)](read_outcome r) mutable {
-                 read_result out;
-                 out.status = r.status;
-                 out.speculated = r.speculated;
-                 out.repaired = r.repaired;
-                 out.latency = r.latency;
+                 auto out = answer_from<read_result>(r);
                  if (r.status == quorum_status::ok) {
                    if (const auto it = r.merged.find(key); it != r.merged.end()) {
                      out.value = it->second.value;
@@ -1190,11 +1197,7 @@ class quorum_store {
     start_read(p, b, slice.limit, options,
                [this, limit = slice.limit, truth = std::move(truth),
                 done = std::move(done)](read_outcome r) mutable {
-                 range_result out;
-                 out.status = r.status;
-                 out.speculated = r.speculated;
-                 out.repaired = r.repaired;
-                 out.latency = r.latency;
+                 auto out = answer_from<range_result>(r);
                  if (r.status == quorum_status::ok) {
                    out.rows = live_rows(r.merged, limit);
                    out.stale = truth.has_value() && !same_versions(*truth, out.rows);
