@@ -507,8 +507,9 @@ TEST(Adaptive, SwitchesNeitherLoseNorDuplicateResidents) {
     if (step % 997 == 0) state.follow(order[rng() % 4]);
     // Phases of loops over 100 keys (LIRS, W-TinyLFU ahead) and of recent keys re-read (LRU).
     const bool loop_phase = (step / 10'000) % 2 == 0;
-    const std::int64_t key = loop_phase ? static_cast<std::int64_t>(step % 100)
-                                        : static_cast<std::int64_t>(step / 4 - rng() % 8);
+    const std::int64_t key =
+        loop_phase ? static_cast<std::int64_t>(step % 100)
+                   : static_cast<std::int64_t>(step / 4) - static_cast<std::int64_t>(rng() % 8);
     const std::uint64_t hash = scaling::mix64(static_cast<std::uint64_t>(key) + 7);
     const auto at = find(key);
     if (at != static_cast<std::ptrdiff_t>(capacity)) {
@@ -556,7 +557,7 @@ TEST(Adaptive, SwitchesKeepTheCapacity) {
   for (int step = 0; step < 80'000; ++step) {
     const bool loop_phase = (step / 16'000) % 2 == 0;
     const std::uint64_t key = loop_phase ? static_cast<std::uint64_t>(step % 400)
-                                         : static_cast<std::uint64_t>(step / 4 - rng() % 8);
+                                         : static_cast<std::uint64_t>(step / 4) - rng() % 8;
     if (!c.get(key)) c.put(key, static_cast<std::uint32_t>(1 + key % 3));
     ASSERT_LE(c.weight(), capacity);
   }
