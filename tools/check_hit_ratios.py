@@ -22,7 +22,6 @@ REFERENCE_POLICIES = ("lru", "arc", "lirs", "w_tinylfu", "s3fifo", "sieve")
 SHORT_CELLS = {
     ("backf", 300): 3.95,    # LRU best: adaptive learns the backward sweeps late
     ("multi2", 1800): 2.61,  # LIRS best: the lead moves between W-TinyLFU and LIRS
-    ("zigzag", 500): 2.68,   # LRU best: adaptive starts on W-TinyLFU (20.14 alone)
 }
 
 

@@ -14,6 +14,7 @@
 #include <scaling/caching/frequency_sketch.hpp>
 #include <scaling/caching/replay.hpp>
 #include <scaling/caching/trace.hpp>
+#include <scaling/core/hash.hpp>
 
 namespace {
 
@@ -507,6 +508,149 @@ TEST(Adaptive, FollowsLruOnRecencyAndWTinyLfuOnLoops) {
   }
   const auto lru = scaling::replay<scaling::lru>(zigzag, 500).hit_ratio();
   EXPECT_GT(scaling::replay<scaling::adaptive>(zigzag, 500).hit_ratio(), lru - 0.02);
+}
+
+// A switch hands the residents to the new leader in the old leader's eviction order, coldest
+// first. Every candidate, given the residents in LRU order and no access, evicts them in that
+// order, so a round trip through all four must give back exactly the LRU order.
+TEST(Adaptive, ASwitchKeepsTheOldLeadersEvictionOrder) {
+  using candidate = scaling::adaptive::state::candidate;
+  constexpr std::uint32_t n = 100;
+  scaling::adaptive::state state{n};
+  state.reserve(n);
+  for (std::uint32_t s = 0; s < n; ++s)
+    state.on_insert(s, scaling::mix64(s + 1), 1);
+  state.follow(candidate::lru);
+  std::vector<std::uint32_t> recency(n);
+  for (std::uint32_t s = 0; s < n; ++s)
+    recency[s] = s;
+  std::mt19937 rng{11};
+  std::shuffle(recency.begin(), recency.end(), rng);
+  for (const std::uint32_t s : recency)
+    state.on_hit(s, 0);
+  for (const candidate c :
+       {candidate::s3fifo, candidate::w_tinylfu, candidate::lirs, candidate::lru}) {
+    state.follow(c);
+    ASSERT_EQ(state.leader(), c);
+  }
+  EXPECT_EQ(state.switches(), 5u);
+  for (const std::uint32_t s : recency)
+    ASSERT_EQ(state.evict(1), s);
+}
+
+// Recency-driven traffic hands the lead to LRU; from then on the cache keeps the most recently
+// used residents, as LRU would from the order it was handed.
+TEST(Adaptive, AfterASwitchToLruTheMostRecentResidentsStay) {
+  using candidate = scaling::adaptive::state::candidate;
+  constexpr std::uint64_t capacity = 500;
+  scaling::cache<std::uint64_t, int, scaling::adaptive> c{capacity};
+  std::uint64_t end = 0;
+  for (std::uint64_t start = 0; start < 40'000; start += 200) {
+    for (std::uint64_t k = 0; k < 400; ++k)
+      if (!c.get(start + k)) c.put(start + k, 0);
+    for (std::uint64_t k = 400; k-- > 0;)
+      if (!c.get(start + k)) c.put(start + k, 0);
+    end = start + 400;
+  }
+  candidate leader = candidate::w_tinylfu;
+  std::uint64_t switches = 0;
+  c.inspect_policy([&](const scaling::adaptive::state& s) {
+    leader = s.leader();
+    switches = s.switches();
+  });
+  ASSERT_EQ(leader, candidate::lru);
+  ASSERT_GE(switches, 1u);
+  ASSERT_EQ(c.size(), capacity);
+  // The last sweep went down from end - 1 to end - 400, so the most recent 200 keys, by LRU,
+  // are end - 200 .. end - 400 (the last ones read). Put 300 new keys: 300 leave, and they must
+  // be the least recently used.
+  for (std::uint64_t k = 0; k < 300; ++k)
+    c.put(1'000'000 + k, 0);
+  for (std::uint64_t k = end - 400; k < end - 200; ++k)
+    EXPECT_TRUE(c.contains(k)) << k;
+  for (std::uint64_t k = end - 200; k < end; ++k)
+    EXPECT_FALSE(c.contains(k)) << k;
+}
+
+// Switches, forced and organic, between evictions, hits, misses and removals: the leader always
+// holds exactly the resident entries (every victim is resident, none comes back twice, and
+// draining it at the end gives each resident once).
+TEST(Adaptive, SwitchesNeitherLoseNorDuplicateResidents) {
+  using candidate = scaling::adaptive::state::candidate;
+  constexpr std::uint32_t capacity = 64;
+  scaling::adaptive::state state{capacity};
+  state.reserve(capacity);
+  std::vector<std::int64_t> key_of(capacity, -1);  // per slot: its key, -1 when free
+  std::vector<std::uint32_t> free_slots;
+  for (std::uint32_t s = capacity; s-- > 0;)
+    free_slots.push_back(s);
+  const auto find = [&](std::int64_t key) {
+    return std::find(key_of.begin(), key_of.end(), key) - key_of.begin();
+  };
+  std::mt19937 rng{5};
+  const candidate order[] = {candidate::lru, candidate::s3fifo, candidate::w_tinylfu,
+                             candidate::lirs};
+  for (int step = 0; step < 60'000; ++step) {
+    if (step % 997 == 0) state.follow(order[rng() % 4]);
+    // Phases of loops over 100 keys (LIRS, W-TinyLFU ahead) and of recent keys re-read (LRU).
+    const bool loop_phase = (step / 10'000) % 2 == 0;
+    const std::int64_t key =
+        loop_phase ? static_cast<std::int64_t>(step % 100)
+                   : static_cast<std::int64_t>(step / 4) - static_cast<std::int64_t>(rng() % 8);
+    const std::uint64_t hash = scaling::mix64(static_cast<std::uint64_t>(key) + 7);
+    const auto at = find(key);
+    if (at != static_cast<std::ptrdiff_t>(capacity)) {
+      if (rng() % 50 == 0) {
+        state.on_remove(static_cast<std::uint32_t>(at));
+        key_of[static_cast<std::size_t>(at)] = -1;
+        free_slots.push_back(static_cast<std::uint32_t>(at));
+      } else {
+        state.on_hit(static_cast<std::uint32_t>(at), 0);
+      }
+      continue;
+    }
+    state.on_miss(hash);
+    if (free_slots.empty()) {
+      const std::uint32_t victim = state.evict(1);
+      ASSERT_LT(victim, capacity);
+      ASSERT_NE(key_of[victim], -1) << "evicted a slot that holds nothing, step " << step;
+      key_of[victim] = -1;
+      free_slots.push_back(victim);
+    }
+    const std::uint32_t s = free_slots.back();
+    free_slots.pop_back();
+    key_of[s] = key;
+    state.on_insert(s, hash, 1);
+  }
+  EXPECT_GE(state.switches(), 60u);
+  std::vector<bool> seen(capacity, false);
+  const std::size_t residents = capacity - free_slots.size();
+  for (std::size_t i = 0; i < residents; ++i) {
+    const std::uint32_t victim = state.evict(1);
+    ASSERT_LT(victim, capacity);
+    ASSERT_NE(key_of[victim], -1);
+    ASSERT_FALSE(seen[victim]) << "slot " << victim << " evicted twice";
+    seen[victim] = true;
+  }
+}
+
+// Through the cache, with weights: phases that move the lead keep the segment within its
+// capacity and its entries readable.
+TEST(Adaptive, SwitchesKeepTheCapacity) {
+  constexpr std::uint64_t capacity = 300;
+  scaling::cache<std::uint64_t, std::uint32_t, scaling::adaptive> c{
+      capacity, {.weigher = [](const std::uint64_t&, const std::uint32_t& w) { return w; }}};
+  std::mt19937 rng{9};
+  for (int step = 0; step < 80'000; ++step) {
+    const bool loop_phase = (step / 16'000) % 2 == 0;
+    const std::uint64_t key = loop_phase ? static_cast<std::uint64_t>(step % 400)
+                                         : static_cast<std::uint64_t>(step / 4) - rng() % 8;
+    if (!c.get(key)) c.put(key, static_cast<std::uint32_t>(1 + key % 3));
+    ASSERT_LE(c.weight(), capacity);
+  }
+  std::uint64_t switches = 0;
+  c.inspect_policy([&](const scaling::adaptive::state& s) { switches = s.switches(); });
+  EXPECT_GE(switches, 2u);
 }
 
 TEST(FrequencySketch, CountsSaturatesAndAges) {
