@@ -653,6 +653,52 @@ TEST(Adaptive, SwitchesKeepTheCapacity) {
   EXPECT_GE(switches, 2u);
 }
 
+// A sharded cache's segments share one leader: segment 0 simulates (its keys are a hash sample
+// of the whole cache's) and the others follow its choice at their next eviction.
+TEST(Adaptive, ShardedSegmentsFollowTheFirstSegmentsLeader) {
+  using candidate = scaling::adaptive::state::candidate;
+  scaling::cache<std::uint64_t, int, scaling::adaptive, scaling::sharded<4>> c{400};
+  // Phases that move the lead: a loop over twice the capacity (W-TinyLFU or LIRS keep part of
+  // it, LRU nothing), then sweeps back and forth (LRU optimal).
+  for (int phase = 0; phase < 4; ++phase) {
+    for (int round = 0; round < 40; ++round) {
+      for (std::uint64_t k = 0; k < 800; ++k) {
+        const std::uint64_t key = phase % 2 == 0 ? k : (round % 2 == 0 ? k : 799 - k) / 2;
+        if (!c.get(key + 1'000'000 * static_cast<std::uint64_t>(phase))) {
+          c.put(key + 1'000'000 * static_cast<std::uint64_t>(phase), 1);
+        }
+      }
+    }
+  }
+  // New keys only: every simulation misses alike (the lead stays), and every segment evicts.
+  for (std::uint64_t k = 0; k < 2000; ++k)
+    c.put(k + 10'000'000, 1);
+
+  std::vector<candidate> leaders;
+  std::vector<bool> simulating;
+  std::vector<std::uint64_t> switches;
+  c.inspect_policy([&](const scaling::adaptive::state& s) {
+    leaders.push_back(s.leader());
+    simulating.push_back(s.simulates());
+    switches.push_back(s.switches());
+  });
+  ASSERT_EQ(leaders.size(), 4u);
+  EXPECT_TRUE(simulating[0]);
+  EXPECT_GE(switches[0], 1u) << "the phases must move segment 0's lead for this test to count";
+  for (std::size_t i = 1; i < leaders.size(); ++i) {
+    EXPECT_FALSE(simulating[i]) << "segment " << i;
+    EXPECT_EQ(leaders[i], leaders[0]) << "segment " << i;
+  }
+}
+
+// One segment (single_threaded, mutex_locked) simulates by itself.
+TEST(Adaptive, AnUnshardedCacheSimulates) {
+  scaling::cache<std::uint64_t, int, scaling::adaptive, scaling::mutex_locked> c{100};
+  bool simulates = false;
+  c.inspect_policy([&](const scaling::adaptive::state& s) { simulates = s.simulates(); });
+  EXPECT_TRUE(simulates);
+}
+
 TEST(FrequencySketch, CountsSaturatesAndAges) {
   scaling::frequency_sketch sketch{64};
   const std::uint64_t key = 12345;

@@ -34,6 +34,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -150,13 +151,35 @@ struct adaptive {
   // insertion): the cache skips it.
   static constexpr bool hit_needs_hash = false;
 
+  // The policies adaptive can hand the evictions to.
+  enum class candidate : std::uint8_t { lru, s3fifo, w_tinylfu, lirs };
+
+  class state;
+
+  // What the segments of one cache share (see segments_share): the leader that segment 0's
+  // simulations chose. A sharded cache spreads its keys over the segments by hash, so each
+  // segment's traffic is a sample of the whole (as the simulations' own key sampling is), and
+  // one segment's simulations speak for all: the others simulate nothing and take the leader
+  // from here at their next eviction. Thread safety: written under segment 0's lock, read
+  // under the others'; one relaxed atomic, since it publishes nothing else.
+  class shared {
+   public:
+    [[nodiscard]] candidate leader() const noexcept {
+      return leader_.load(std::memory_order_relaxed);
+    }
+
+   private:
+    friend class state;
+    std::atomic<candidate> leader_{candidate::w_tinylfu};
+  };
+
   class state {
    public:
-    enum class candidate : std::uint8_t { lru, s3fifo, w_tinylfu, lirs };
+    using candidate = adaptive::candidate;
 
     explicit state(std::size_t capacity)
         : capacity_(std::max<std::size_t>(1, capacity)),
-          sample_(std::max<std::size_t>(1, capacity_ / simulated_keys)),
+          sample_(sample_rate_for(capacity_)),
           sampled_key_(sample_),
           simulations_(std::max<std::size_t>(1, capacity_ / sample_)),
           epoch_(std::max<std::size_t>(256, 5 * (capacity_ / sample_) / 2)) {}
@@ -174,7 +197,7 @@ struct adaptive {
       hash_[s] = hash;
       weight_[s] = w;
       const std::uint64_t bit = std::uint64_t{1} << (s % 64);
-      if (sampled_key_(mix64(hash))) {
+      if (simulates_ && sampled_key_(mix64(hash))) {
         sampled_[s / 64] |= bit;
       } else {
         sampled_[s / 64] &= ~bit;
@@ -189,6 +212,7 @@ struct adaptive {
     }
     void on_miss(std::uint64_t hash) {
       with_leader([hash](auto& p) { p.on_miss(hash); });
+      if (!simulates_) return;
       const std::uint64_t mixed = mix64(hash);
       if (sampled_key_(mixed)) simulate(mixed);
     }
@@ -202,6 +226,7 @@ struct adaptive {
       with_leader([s](auto& p) { p.on_remove(s); });
     }
     [[nodiscard]] detail::slot_index evict(std::uint32_t incoming) {
+      if (shared_ != nullptr && !simulates_) follow(shared_->leader());
       --residents_;
       return with_leader([incoming](auto& p) { return p.evict(incoming); });
     }
@@ -218,18 +243,38 @@ struct adaptive {
       if (c != leader_) lead(c);
     }
 
+    // Joins the cache's other segments (segments_share): segment 0 keeps its simulations and
+    // publishes its leader to `all`; every other segment drops its simulations and follows
+    // that leader from its next eviction. Called by the cache before any other call.
+    void attach(shared& all, std::size_t segment) {
+      shared_ = &all;
+      simulates_ = segment == 0;
+      if (!simulates_) simulations_ = decltype(simulations_){1};
+    }
+
     // Diagnostics for tests: the policy that currently decides evictions, how many times the
     // lead has changed, and the simulations' sampling rate (1: every key is simulated).
     [[nodiscard]] candidate leader() const noexcept { return leader_; }
     [[nodiscard]] std::uint64_t switches() const noexcept { return switches_; }
     [[nodiscard]] std::uint64_t sample_rate() const noexcept { return sample_; }
+    // Whether this state runs the simulations (false: it follows segment 0's leader).
+    [[nodiscard]] bool simulates() const noexcept { return simulates_; }
 
    private:
-    // The simulations hold 192 to 383 keys each (every key below 384 entries): a simulated
-    // access (a hash-map probe and four policy updates) then comes with one request in
-    // capacity / 192, about 2 ns per request at 4096 entries. 256 and 320 did no better on
-    // the hit-ratio table; 128 lost up to 5 points (benchmarks/caching/README.md).
+    // Which keys the simulations follow: those whose mixed hash is a multiple of the result.
+    // Below 4096 entries, one in capacity / 192, so each simulation holds 192 to 383 keys
+    // (every key below 384 entries): 128 lost up to 5 points on the hit-ratio table's cells of
+    // 500-2000 entries, 256 and 320 did no better. From 4096 entries up, at least one in 64:
+    // 64 to 191 keys then move the table's cells of 5000-16384 entries by at most 0.76 points,
+    // and a simulated access (a hash-map probe and four policy updates, 20-80 ns) then comes
+    // with at most one request in 64 (benchmarks/caching/README.md).
     static constexpr std::size_t simulated_keys = 192;
+    static constexpr std::size_t sparse_from = 4096;
+    static constexpr std::size_t sparse_rate = 64;
+    [[nodiscard]] static std::size_t sample_rate_for(std::size_t capacity) noexcept {
+      const std::size_t rate = std::max<std::size_t>(1, capacity / simulated_keys);
+      return capacity < sparse_from ? rate : std::max(rate, sparse_rate);
+    }
 
     // Calls f on the leader's state (every candidate's call returns the same type).
     template <class F>
@@ -297,6 +342,7 @@ struct adaptive {
       }
       leader_ = next;
       ++switches_;
+      if (shared_ != nullptr && simulates_) shared_->leader_.store(next, std::memory_order_relaxed);
       with_leader([&](auto& p) {
         p = std::remove_reference_t<decltype(p)>{capacity_};
         p.reserve(slots_);
@@ -314,6 +360,8 @@ struct adaptive {
     std::size_t slots_ = 0;               // slots reserved so far
     std::size_t residents_ = 0;           // entries the leader holds
     candidate leader_ = candidate::w_tinylfu;
+    shared* shared_ = nullptr;  // the cache's other segments, when attached
+    bool simulates_ = true;     // false: follows shared_'s leader
     // The live policies: the leader's holds the residents, the others are empty.
     lru::state lru_{1};
     s3fifo::state s3_{1};
