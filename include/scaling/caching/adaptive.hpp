@@ -4,32 +4,40 @@
 // What it is: one of LRU, S3-FIFO, W-TinyLFU and LIRS (the leader, W-TinyLFU at first) tracks
 // the resident entries and picks the victims; all four also run as miniature simulations (key
 // hashes only) fed with a sample of the requests: the keys whose mixed hash is a multiple of
-// R = capacity / 192, so each simulation holds 192 to 383 keys (every key below 384 entries;
-// after Waldspurger et al., "Cache Modeling and Optimization using Miniature Simulations",
-// ATC'17). The lead is reviewed once per epoch of 2.5 x the simulated capacity (sampled
-// requests), on hit counts that keep 85% of their value from one epoch to the next, so it
-// follows phase changes but not the swings inside a cycle of the workload. At a switch the new
-// leader is built from the residents in the old leader's eviction order, coldest first (read
-// by evicting them all from the old leader), so its first victims are the ones the old leader
-// would have chosen. W-TinyLFU wins on frequency-skewed traffic; LIRS on loops and scans
-// larger than the cache and on small caches over mixed loops (cpp, cs, multi2 at their
-// smallest sizes); S3-FIFO on web traffic full of one-hit wonders at small sizes; LRU on
-// strongly recency-driven traffic (zigzag, backward scans), where TinyLFU's admission filter
-// and LIRS's 1% HIR share turn away entries that are about to be reused. On the 53 trace x
-// size cells of benchmarks/caching/hit_ratios.csv it is within 2 points of the best of LRU,
-// ARC, LIRS, W-TinyLFU, S3-FIFO and SIEVE on 50; the three others and why are in
+// R, where R = capacity / 192 below 4096 entries (each simulation holds 192 to 383 keys, every
+// key below 384 entries) and at least 64 from 4096 up (after Waldspurger et al., "Cache
+// Modeling and Optimization using Miniature Simulations", ATC'17). The lead is reviewed once
+// per epoch of 2.5 x the simulated capacity (sampled requests), on hit counts that keep 85% of
+// their value from one epoch to the next, so it follows phase changes but not the swings
+// inside a cycle of the workload. At a switch the new leader is built from the residents in
+// the old leader's eviction order, coldest first (read by evicting them all from the old
+// leader), so its first victims are the ones the old leader would have chosen. W-TinyLFU wins
+// on frequency-skewed traffic; LIRS on loops and scans larger than the cache and on small
+// caches over mixed loops (cpp, cs, multi2 at their smallest sizes); S3-FIFO on web traffic
+// full of one-hit wonders at small sizes; LRU on strongly recency-driven traffic (zigzag,
+// backward scans), where TinyLFU's admission filter and LIRS's 1% HIR share turn away entries
+// that are about to be reused. On the 53 trace x size cells of
+// benchmarks/caching/hit_ratios.csv it is within 2 points of the best of LRU, ARC, LIRS,
+// W-TinyLFU, S3-FIFO and SIEVE on 50; the three others and why are in
 // benchmarks/caching/README.md.
+// In a sharded cache the segments share one leader (`adaptive::shared`): the cache spreads
+// keys over its segments by hash, so segment 0's traffic is a sample of the whole, and its
+// simulations choose for every segment; the others simulate nothing and take the leader at
+// their next eviction.
 // When to pick it: when the workload is unknown or shifts between those regimes. A hit costs
-// the leader's hit plus a bit test (and, for one request in R, a simulated access): about
+// the leader's hit plus a bit test (and, for one request in R, a simulated access): close to
 // W-TinyLFU's while W-TinyLFU leads (see the hit-cost table in
-// docs/patterns/application-caching.md).
+// docs/patterns/application-caching.md); below 4096 entries, and in segment 0 of a sharded
+// cache, the simulated accesses are more frequent.
 //
 //   scaling::cache<std::uint64_t, block, scaling::adaptive> blocks{100'000};
 //
-// Thread safety: as the cache that holds it. Complexity: O(1) amortised per call; a switch,
-// at most once per epoch, rebuilds the new leader in O(n) for n residents. Memory: the
-// leader's, plus 13 bytes per slot (key hash, weight, sampled bit) and four simulations of
-// up to 383 keys.
+// Thread safety: as the cache that holds it; `shared` is an atomic written by segment 0 and
+// read by the others, each under its own segment's lock. Complexity: O(1) amortised per call;
+// a switch, at most once per epoch (and once per switch of segment 0 in each other segment),
+// rebuilds the new leader in O(n) for n residents. Memory: the leader's, plus 13 bytes per
+// slot (key hash, weight, sampled bit) and four simulations of up to 383 keys (none in
+// segments other than 0).
 #pragma once
 
 #include <algorithm>
