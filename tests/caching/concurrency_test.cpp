@@ -54,7 +54,8 @@ using concurrent_types = ::testing::Types<
     scaling::cache<std::uint64_t, std::uint64_t, scaling::lru, scaling::sharded<8>>,
     scaling::cache<std::uint64_t, std::uint64_t, scaling::w_tinylfu, scaling::sharded<4>>,
     scaling::cache<std::uint64_t, std::uint64_t, scaling::s3fifo, scaling::mutex_locked>,
-    scaling::cache<std::uint64_t, std::uint64_t, scaling::sieve, scaling::sharded<2>>>;
+    scaling::cache<std::uint64_t, std::uint64_t, scaling::sieve, scaling::sharded<2>>,
+    scaling::cache<std::uint64_t, std::uint64_t, scaling::adaptive, scaling::sharded<4>>>;
 TYPED_TEST_SUITE(ConcurrentCache, concurrent_types);
 
 TYPED_TEST(ConcurrentCache, StaysConsistentUnderFourThreads) {
@@ -64,6 +65,36 @@ TYPED_TEST(ConcurrentCache, StaysConsistentUnderFourThreads) {
   const auto s = c.stats();
   EXPECT_GT(s.hits + s.misses, 0u);
   EXPECT_LE(s.evictions, s.puts);
+}
+
+// adaptive on sharded<4>: segment 0 publishes its leader while the other segments read it at
+// their evictions. Phases move the lead while four threads read and write.
+TEST(ConcurrentCache, AdaptiveSegmentsFollowALeaderThatMoves) {
+  scaling::cache<std::uint64_t, std::uint64_t, scaling::adaptive, scaling::sharded<4>> c{256};
+  std::atomic<std::uint64_t> wrong{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < 4; ++t) {
+    workers.emplace_back([&, t] {
+      for (int i = 0; i < operations_per_thread; ++i) {
+        const int phase = (i / 2000) % 2;
+        const auto step = static_cast<std::uint64_t>(i + t * 7);
+        const std::uint64_t key =
+            phase == 0 ? step % 600 : (step / 4) % 600 + 1000 * static_cast<std::uint64_t>(t);
+        if (auto v = c.get(key)) {
+          if (*v != key + 1) wrong.fetch_add(1);
+        } else {
+          c.put(key, key + 1);
+        }
+      }
+    });
+  }
+  for (auto& w : workers)
+    w.join();
+  EXPECT_EQ(wrong.load(), 0u) << "a value read must be the one written for its key";
+  EXPECT_LE(c.size(), 256u);
+  int followers = 0;
+  c.inspect_policy([&](const scaling::adaptive::state& s) { followers += s.simulates() ? 0 : 1; });
+  EXPECT_EQ(followers, 3);
 }
 
 TEST(ConcurrentCache, ListenerCountsMatchUnderThreads) {

@@ -14,6 +14,7 @@
 #include <scaling/caching/frequency_sketch.hpp>
 #include <scaling/caching/replay.hpp>
 #include <scaling/caching/trace.hpp>
+#include <scaling/core/hash.hpp>
 
 namespace {
 
@@ -332,9 +333,10 @@ TEST(Adaptive, MultipleTestAgreesWithTheRemainder) {
   }
 }
 
-// Hits wait in a read buffer and are applied in batches; every other call applies them first,
-// so erasing or evicting an entry whose hits are still buffered, and reusing its slot, keeps
-// the policy's lists consistent (the sanitizers and the size checks watch this).
+// LFU's hits wait in a read buffer and are applied in batches (every other call applies them
+// first); W-TinyLFU's hits mark entries that its queues act on later. Erasing or evicting an
+// entry with buffered hits or a mark, and reusing its slot, keeps the policy's lists
+// consistent (the sanitizers and the size checks watch this).
 TEST(WTinyLfu, BufferedHitsOnErasedAndEvictedEntriesAreSafe) {
   scaling::cache<int, int, scaling::w_tinylfu> tiny{50};
   scaling::cache<int, int, scaling::lfu> lfu{50};
@@ -383,6 +385,92 @@ TEST(WTinyLfu, KeepsMostOfOptOnTheSharedScanTrace) {
   EXPECT_GT(static_cast<double>(scaling::replay<scaling::w_tinylfu>(keys, 1000).hits), 0.9 * opt);
 }
 
+// A hit on a probation entry only marks it; when probation's eviction reaches it, it is
+// promoted to protected instead of being chosen as the victim.
+TEST(WTinyLfu, AMarkedProbationEntryIsPromotedNotEvicted) {
+  using region = scaling::w_tinylfu::state::region;
+  scaling::w_tinylfu::state st{100};  // window 1, protected up to 79
+  st.reserve(100);
+  for (scaling::detail::slot_index s = 0; s < 100; ++s)
+    st.on_insert(s, scaling::mix64(s + 1), 1);
+  // The window holds 99; its overflow went to probation in order, so 0 is probation's oldest.
+  ASSERT_EQ(st.region_of(99), region::window);
+  ASSERT_EQ(st.region_of(0), region::probation);
+  st.on_hit(0, 0);
+  EXPECT_EQ(st.region_of(0), region::probation) << "a hit moves nothing";
+  EXPECT_TRUE(st.referenced(0));
+  for (int i = 0; i < 3; ++i)
+    st.on_hit(99, 0);  // the window's candidate now beats any probation entry seen once
+  const scaling::detail::slot_index victim = st.evict(1);
+  EXPECT_EQ(victim, 1u) << "probation's oldest unmarked entry";
+  EXPECT_EQ(st.region_of(0), region::protected_);
+  EXPECT_FALSE(st.referenced(0));
+  EXPECT_EQ(st.region_of(99), region::probation) << "the candidate was admitted";
+}
+
+// Protected is a second-chance queue: when promotions push it over its share, its oldest
+// entry goes back to its front if a hit marked it, and the next unmarked one is demoted.
+TEST(WTinyLfu, AMarkedProtectedEntryIsNotDemoted) {
+  using region = scaling::w_tinylfu::state::region;
+  scaling::w_tinylfu::state st{11};  // window 1, protected up to 8
+  st.reserve(12);
+  for (scaling::detail::slot_index s = 0; s < 11; ++s)
+    st.on_insert(s, scaling::mix64(s + 1), 1);
+  // Probation holds 0..9 (0 oldest): mark 0..7 and evict, which promotes them in order and
+  // fills protected (0 its oldest); 8 is main's victim, and the window's candidate (10), seen
+  // as often, loses the duel.
+  for (scaling::detail::slot_index s = 0; s < 8; ++s)
+    st.on_hit(s, 0);
+  ASSERT_EQ(st.evict(1), 10u);
+  for (scaling::detail::slot_index s = 0; s < 8; ++s)
+    ASSERT_EQ(st.region_of(s), region::protected_) << s;
+  ASSERT_EQ(st.region_of(8), region::probation);
+  st.on_insert(10, scaling::mix64(100), 1);
+  // Mark protected's oldest (0) and probation's oldest (8): the next eviction promotes 8, and
+  // protected overflows by one.
+  st.on_hit(0, 0);
+  st.on_hit(8, 0);
+  (void)st.evict(1);
+  EXPECT_EQ(st.region_of(8), region::protected_);
+  EXPECT_EQ(st.region_of(0), region::protected_) << "marked: a second chance";
+  EXPECT_FALSE(st.referenced(0));
+  EXPECT_EQ(st.region_of(1), region::probation) << "the oldest unmarked entry is demoted";
+}
+
+// Keys read over and over stay resident while a long scan of keys seen once passes: the
+// scan's keys lose their duels, and the hits keep the working set promoted and protected.
+TEST(WTinyLfu, AScanDoesNotFlushTheProtectedEntries) {
+  scaling::cache<int, int, scaling::w_tinylfu> c{200};
+  for (int round = 0; round < 4; ++round) {
+    for (int k = 0; k < 150; ++k) {
+      if (!c.get(k)) c.put(k, k);
+    }
+  }
+  for (int k = 1000; k < 21'000; ++k) {
+    if (!c.get(k)) c.put(k, k);
+    if (k % 100 == 0) {
+      for (int hot = 0; hot < 150; hot += 7)
+        ASSERT_TRUE(c.get(hot)) << hot << " after scan key " << k;
+    }
+  }
+  EXPECT_EQ(c.size(), 200u);
+}
+
+// The per-entry counts are halved with the sketch: an entry hit many times looks no more
+// frequent than a key the sketch saw as often, once both have aged.
+TEST(WTinyLfu, EntryCountsAgeWithTheSketch) {
+  scaling::w_tinylfu::state st{64};
+  st.reserve(64);
+  st.on_insert(0, scaling::mix64(1), 1);
+  for (int i = 0; i < 14; ++i)
+    st.on_hit(0, 0);
+  // 10 x 64 counted accesses bring the halving; misses of other keys supply them.
+  for (std::uint64_t k = 0; k < 2000; ++k)
+    st.on_miss(scaling::mix64(1'000'000 + k));
+  EXPECT_LE(st.estimate_of(0), 4u) << "15 halved at least twice";
+  EXPECT_GE(st.estimate_of(0), 1u);
+}
+
 TEST(WTinyLfu, HillClimberMovesTheWindow) {
   // Pure recency (each key reused once, shortly after): a bigger window helps, so the climber
   // must leave the initial 1% at some point.
@@ -420,6 +508,195 @@ TEST(Adaptive, FollowsLruOnRecencyAndWTinyLfuOnLoops) {
   }
   const auto lru = scaling::replay<scaling::lru>(zigzag, 500).hit_ratio();
   EXPECT_GT(scaling::replay<scaling::adaptive>(zigzag, 500).hit_ratio(), lru - 0.02);
+}
+
+// A switch hands the residents to the new leader in the old leader's eviction order, coldest
+// first. Every candidate, given the residents in LRU order and no access, evicts them in that
+// order, so a round trip through all four must give back exactly the LRU order.
+TEST(Adaptive, ASwitchKeepsTheOldLeadersEvictionOrder) {
+  using candidate = scaling::adaptive::state::candidate;
+  constexpr std::uint32_t n = 100;
+  scaling::adaptive::state state{n};
+  state.reserve(n);
+  for (std::uint32_t s = 0; s < n; ++s)
+    state.on_insert(s, scaling::mix64(s + 1), 1);
+  state.follow(candidate::lru);
+  std::vector<std::uint32_t> recency(n);
+  for (std::uint32_t s = 0; s < n; ++s)
+    recency[s] = s;
+  std::mt19937 rng{11};
+  std::shuffle(recency.begin(), recency.end(), rng);
+  for (const std::uint32_t s : recency)
+    state.on_hit(s, 0);
+  for (const candidate c :
+       {candidate::s3fifo, candidate::w_tinylfu, candidate::lirs, candidate::lru}) {
+    state.follow(c);
+    ASSERT_EQ(state.leader(), c);
+  }
+  EXPECT_EQ(state.switches(), 5u);
+  for (const std::uint32_t s : recency)
+    ASSERT_EQ(state.evict(1), s);
+}
+
+// Recency-driven traffic hands the lead to LRU; from then on the cache keeps the most recently
+// used residents, as LRU would from the order it was handed.
+TEST(Adaptive, AfterASwitchToLruTheMostRecentResidentsStay) {
+  using candidate = scaling::adaptive::state::candidate;
+  constexpr std::uint64_t capacity = 500;
+  scaling::cache<std::uint64_t, int, scaling::adaptive> c{capacity};
+  std::uint64_t end = 0;
+  for (std::uint64_t start = 0; start < 40'000; start += 200) {
+    for (std::uint64_t k = 0; k < 400; ++k)
+      if (!c.get(start + k)) c.put(start + k, 0);
+    for (std::uint64_t k = 400; k-- > 0;)
+      if (!c.get(start + k)) c.put(start + k, 0);
+    end = start + 400;
+  }
+  candidate leader = candidate::w_tinylfu;
+  std::uint64_t switches = 0;
+  c.inspect_policy([&](const scaling::adaptive::state& s) {
+    leader = s.leader();
+    switches = s.switches();
+  });
+  ASSERT_EQ(leader, candidate::lru);
+  ASSERT_GE(switches, 1u);
+  ASSERT_EQ(c.size(), capacity);
+  // The last sweep went down from end - 1 to end - 400, so the most recent 200 keys, by LRU,
+  // are end - 200 .. end - 400 (the last ones read). Put 300 new keys: 300 leave, and they must
+  // be the least recently used.
+  for (std::uint64_t k = 0; k < 300; ++k)
+    c.put(1'000'000 + k, 0);
+  for (std::uint64_t k = end - 400; k < end - 200; ++k)
+    EXPECT_TRUE(c.contains(k)) << k;
+  for (std::uint64_t k = end - 200; k < end; ++k)
+    EXPECT_FALSE(c.contains(k)) << k;
+}
+
+// Switches, forced and organic, between evictions, hits, misses and removals: the leader always
+// holds exactly the resident entries (every victim is resident, none comes back twice, and
+// draining it at the end gives each resident once).
+TEST(Adaptive, SwitchesNeitherLoseNorDuplicateResidents) {
+  using candidate = scaling::adaptive::state::candidate;
+  constexpr std::uint32_t capacity = 64;
+  scaling::adaptive::state state{capacity};
+  state.reserve(capacity);
+  std::vector<std::int64_t> key_of(capacity, -1);  // per slot: its key, -1 when free
+  std::vector<std::uint32_t> free_slots;
+  for (std::uint32_t s = capacity; s-- > 0;)
+    free_slots.push_back(s);
+  const auto find = [&](std::int64_t key) {
+    return std::find(key_of.begin(), key_of.end(), key) - key_of.begin();
+  };
+  std::mt19937 rng{5};
+  const candidate order[] = {candidate::lru, candidate::s3fifo, candidate::w_tinylfu,
+                             candidate::lirs};
+  for (int step = 0; step < 60'000; ++step) {
+    if (step % 997 == 0) state.follow(order[rng() % 4]);
+    // Phases of loops over 100 keys (LIRS, W-TinyLFU ahead) and of recent keys re-read (LRU).
+    const bool loop_phase = (step / 10'000) % 2 == 0;
+    const std::int64_t key =
+        loop_phase ? static_cast<std::int64_t>(step % 100)
+                   : static_cast<std::int64_t>(step / 4) - static_cast<std::int64_t>(rng() % 8);
+    const std::uint64_t hash = scaling::mix64(static_cast<std::uint64_t>(key) + 7);
+    const auto at = find(key);
+    if (at != static_cast<std::ptrdiff_t>(capacity)) {
+      if (rng() % 50 == 0) {
+        state.on_remove(static_cast<std::uint32_t>(at));
+        key_of[static_cast<std::size_t>(at)] = -1;
+        free_slots.push_back(static_cast<std::uint32_t>(at));
+      } else {
+        state.on_hit(static_cast<std::uint32_t>(at), 0);
+      }
+      continue;
+    }
+    state.on_miss(hash);
+    if (free_slots.empty()) {
+      const std::uint32_t victim = state.evict(1);
+      ASSERT_LT(victim, capacity);
+      ASSERT_NE(key_of[victim], -1) << "evicted a slot that holds nothing, step " << step;
+      key_of[victim] = -1;
+      free_slots.push_back(victim);
+    }
+    const std::uint32_t s = free_slots.back();
+    free_slots.pop_back();
+    key_of[s] = key;
+    state.on_insert(s, hash, 1);
+  }
+  EXPECT_GE(state.switches(), 60u);
+  std::vector<bool> seen(capacity, false);
+  const std::size_t residents = capacity - free_slots.size();
+  for (std::size_t i = 0; i < residents; ++i) {
+    const std::uint32_t victim = state.evict(1);
+    ASSERT_LT(victim, capacity);
+    ASSERT_NE(key_of[victim], -1);
+    ASSERT_FALSE(seen[victim]) << "slot " << victim << " evicted twice";
+    seen[victim] = true;
+  }
+}
+
+// Through the cache, with weights: phases that move the lead keep the segment within its
+// capacity and its entries readable.
+TEST(Adaptive, SwitchesKeepTheCapacity) {
+  constexpr std::uint64_t capacity = 300;
+  scaling::cache<std::uint64_t, std::uint32_t, scaling::adaptive> c{
+      capacity, {.weigher = [](const std::uint64_t&, const std::uint32_t& w) { return w; }}};
+  std::mt19937 rng{9};
+  for (int step = 0; step < 80'000; ++step) {
+    const bool loop_phase = (step / 16'000) % 2 == 0;
+    const std::uint64_t key = loop_phase ? static_cast<std::uint64_t>(step % 400)
+                                         : static_cast<std::uint64_t>(step / 4) - rng() % 8;
+    if (!c.get(key)) c.put(key, static_cast<std::uint32_t>(1 + key % 3));
+    ASSERT_LE(c.weight(), capacity);
+  }
+  std::uint64_t switches = 0;
+  c.inspect_policy([&](const scaling::adaptive::state& s) { switches = s.switches(); });
+  EXPECT_GE(switches, 2u);
+}
+
+// A sharded cache's segments share one leader: segment 0 simulates (its keys are a hash sample
+// of the whole cache's) and the others follow its choice at their next eviction.
+TEST(Adaptive, ShardedSegmentsFollowTheFirstSegmentsLeader) {
+  using candidate = scaling::adaptive::state::candidate;
+  scaling::cache<std::uint64_t, int, scaling::adaptive, scaling::sharded<4>> c{400};
+  // Phases that move the lead: a loop over twice the capacity (W-TinyLFU or LIRS keep part of
+  // it, LRU nothing), then sweeps back and forth (LRU optimal).
+  for (int phase = 0; phase < 4; ++phase) {
+    for (int round = 0; round < 40; ++round) {
+      for (std::uint64_t k = 0; k < 800; ++k) {
+        const std::uint64_t key = phase % 2 == 0 ? k : (round % 2 == 0 ? k : 799 - k) / 2;
+        if (!c.get(key + 1'000'000 * static_cast<std::uint64_t>(phase))) {
+          c.put(key + 1'000'000 * static_cast<std::uint64_t>(phase), 1);
+        }
+      }
+    }
+  }
+  // New keys only: every simulation misses alike (the lead stays), and every segment evicts.
+  for (std::uint64_t k = 0; k < 2000; ++k)
+    c.put(k + 10'000'000, 1);
+
+  std::vector<candidate> leaders;
+  std::vector<bool> simulating;
+  std::vector<std::uint64_t> switches;
+  c.inspect_policy([&](const scaling::adaptive::state& s) {
+    leaders.push_back(s.leader());
+    simulating.push_back(s.simulates());
+    switches.push_back(s.switches());
+  });
+  ASSERT_EQ(leaders.size(), 4u);
+  EXPECT_TRUE(simulating[0]);
+  EXPECT_GE(switches[0], 1u) << "the phases must move segment 0's lead for this test to count";
+  for (std::size_t i = 1; i < leaders.size(); ++i) {
+    EXPECT_FALSE(simulating[i]) << "segment " << i;
+    EXPECT_EQ(leaders[i], leaders[0]) << "segment " << i;
+  }
+}
+
+// One segment (single_threaded, mutex_locked) simulates by itself.
+TEST(Adaptive, AnUnshardedCacheSimulates) {
+  scaling::cache<std::uint64_t, int, scaling::adaptive, scaling::mutex_locked> c{100};
+  bool simulates = false;
+  c.inspect_policy([&](const scaling::adaptive::state& s) { simulates = s.simulates(); });
+  EXPECT_TRUE(simulates);
 }
 
 TEST(FrequencySketch, CountsSaturatesAndAges) {

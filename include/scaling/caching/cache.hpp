@@ -190,6 +190,17 @@ struct removal {
 
 inline constexpr std::int64_t never_expires = std::numeric_limits<std::int64_t>::max();
 
+// What the segments of one cache share for policy P: P::shared when segments_share<P>, else
+// nothing.
+template <class P>
+struct segment_shared {
+  struct type {};
+};
+template <segments_share P>
+struct segment_shared<P> {
+  using type = typename P::shared;
+};
+
 // One independently locked part of a cache: the map, the slots and the policy state.
 template <class Key, class Value, class Eviction>
 class cache_segment {
@@ -333,6 +344,12 @@ class cache_segment {
   [[nodiscard]] bool notifies() const noexcept { return notify_; }
   std::vector<removal<Key, Value>>& pending() noexcept { return pending_; }
   [[nodiscard]] const typename Eviction::state& policy() const noexcept { return policy_; }
+  // Attaches the policy to what the cache's segments share (segments_share), before any other
+  // call.
+  template <class Shared>
+  void attach_policy(Shared& shared, std::size_t index) {
+    policy_.attach(shared, index);
+  }
 
  private:
   // The value lives in the index itself, so a hit touches the index and nothing else but the
@@ -612,10 +629,16 @@ class cache {
     }
     check_duration("expire_after_write", options_->expire_after_write);
     check_duration("expire_after_access", options_->expire_after_access);
+    if constexpr (segments_share<Eviction>) {
+      shared_policy_ = std::make_unique<typename Eviction::shared>();
+    }
     segments_.reserve(segment_count);
     for (std::size_t i = 0; i < segment_count; ++i) {
       const std::size_t share = capacity / segment_count + (i < capacity % segment_count ? 1 : 0);
       segments_.push_back(std::make_unique<holder>(share, options_.get()));
+      if constexpr (segments_share<Eviction>) {
+        segments_.back()->segment.attach_policy(*shared_policy_, i);
+      }
     }
   }
 
@@ -884,6 +907,9 @@ class cache {
 
   std::unique_ptr<options> options_;
   std::size_t capacity_;
+  // What the segments' policy states share (segments_share), declared before them so that it
+  // outlives them.
+  std::unique_ptr<typename detail::segment_shared<Eviction>::type> shared_policy_;
   std::vector<std::unique_ptr<holder>> segments_;
 };
 

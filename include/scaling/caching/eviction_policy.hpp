@@ -41,6 +41,12 @@ namespace scaling {
 //     it; called only while the segment holds at least one entry, before an insertion of
 //     `incoming_weight` (0 when the segment shrinks after an update);
 //   - `clear()`: forget every slot.
+// Optionally, a tag whose segments of one cache share what they learn names `P::shared`
+// (default-constructible) and gives its state `attach(shared&, segment_index)`: the cache makes
+// one `P::shared` and attaches every segment's state to it, in order from index 0, before any
+// other call (`segments_share<P>` below). `adaptive` uses it: the keys of a sharded cache are
+// spread over its segments by hash, so one segment's traffic is a sample of the whole, and
+// segment 0's simulations choose the leader for every segment.
 template <class P>
 concept eviction_policy = std::constructible_from<typename P::state, std::size_t> &&
     requires(typename P::state& state, detail::slot_index slot, std::uint64_t hash,
@@ -53,6 +59,13 @@ concept eviction_policy = std::constructible_from<typename P::state, std::size_t
   state.on_remove(slot);
   { state.evict(weight) } -> std::same_as<detail::slot_index>;
   state.clear();
+};
+
+// Whether P's segments share state (see above); the cache attaches them when it does.
+template <class P>
+concept segments_share = eviction_policy<P> && std::default_initializable<typename P::shared> &&
+    requires(typename P::state& state, typename P::shared& shared, std::size_t index) {
+  state.attach(shared, index);
 };
 
 }  // namespace scaling

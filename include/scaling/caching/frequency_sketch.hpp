@@ -75,6 +75,23 @@ class frequency_sketch {
   // Increments between two halvings (10 x capacity).
   [[nodiscard]] std::uint64_t sample_size() const noexcept { return sample_size_; }
 
+  // Halves every counter now (the periodic ageing, for an owner that keeps counts of its own
+  // outside the sketch and ages them together). O(table).
+  void halve() noexcept {
+    std::uint64_t odd = 0;
+    for (auto& word : table_) {
+      odd += odd_counters(word);
+      word = (word >> 1) & 0x7777777777777777ULL;
+    }
+    // Each key owns 4 counters: the odd counters lost half a unit each.
+    additions_ = (additions_ - odd / 4) / 2;
+    ++halvings_;
+  }
+
+  // How many halvings so far (periodic or asked for): an owner that ages counts of its own
+  // with the sketch compares it to tell whether an add() just halved.
+  [[nodiscard]] std::uint64_t halvings() const noexcept { return halvings_; }
+
   void clear() noexcept {
     std::fill(table_.begin(), table_.end(), 0);
     additions_ = 0;
@@ -112,20 +129,11 @@ class frequency_sketch {
     return (bits * 0x0101010101010101ULL) >> 56;          // their sum, 0..16
   }
 
-  void halve() noexcept {
-    std::uint64_t odd = 0;
-    for (auto& word : table_) {
-      odd += odd_counters(word);
-      word = (word >> 1) & 0x7777777777777777ULL;
-    }
-    // Each key owns 4 counters: the odd counters lost half a unit each.
-    additions_ = (additions_ - odd / 4) / 2;
-  }
-
   std::vector<std::uint64_t> table_;
   std::size_t block_mask_;
   std::uint64_t sample_size_;
   std::uint64_t additions_ = 0;
+  std::uint64_t halvings_ = 0;
 };
 
 }  // namespace scaling
