@@ -20,9 +20,8 @@ REFERENCE_POLICIES = ("lru", "arc", "lirs", "w_tinylfu", "s3fifo", "sieve")
 # (trace, size): the largest gap allowed there, in points (the measured gap, rounded up to the
 # next hundredth).
 SHORT_CELLS = {
-    ("backf", 300): 3.95,    # LRU best: adaptive learns the backward sweeps late
-    ("backf", 500): 3.45,    # LRU best: the sampled simulations move the lead to LRU late
-    ("multi2", 1800): 2.29,  # LIRS best: the lead moves between W-TinyLFU and LIRS
+    ("backf", 300): 2.57,    # LRU best: adaptive learns the backward sweeps late
+    ("multi2", 1800): 2.33,  # LIRS best: the lead moves between W-TinyLFU and LIRS
 }
 
 

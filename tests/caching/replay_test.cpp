@@ -174,7 +174,7 @@ TEST(Replay, DeterministicPoliciesArePinned) {
   };
   const pin pins[] = {{"opt", 62.16}, {"lru", 47.80},   {"fifo", 38.77},    {"clock", 48.02},
                       {"lfu", 50.71}, {"sieve", 50.71}, {"s3fifo", 49.80},  {"w_tinylfu", 56.73},
-                      {"arc", 50.75}, {"lirs", 58.15},  {"adaptive", 56.72}};
+                      {"arc", 50.75}, {"lirs", 58.15},  {"adaptive", 56.94}};
   for (const pin& p : pins) {
     EXPECT_DOUBLE_EQ(percent(scaling::replay_by_name(p.policy, keys, 1000)), p.percent) << p.policy;
   }
@@ -183,7 +183,7 @@ TEST(Replay, DeterministicPoliciesArePinned) {
 // The cells where a single policy's choices are hardest to follow: backf and zigzag (sweeps back
 // and forth, where LRU is optimal and W-TinyLFU turns the re-read keys away) and multi2 at its
 // smallest size (S3-FIFO ahead). The adaptive policy stays within 2 points of the best online
-// policy. (backf @300 and @500 are short cells: tools/check_hit_ratios.py bounds their gaps.)
+// policy. (backf @300 is a short cell: tools/check_hit_ratios.py bounds its gap.)
 TEST(Replay, AdaptiveStaysWithinTwoPointsOfTheBestPolicy) {
   if (!std::filesystem::exists(traces + "/lirs/backf.trace") ||
       !std::filesystem::exists(traces + "/lirs/zigzag.trace")) {
@@ -194,6 +194,7 @@ TEST(Replay, AdaptiveStaysWithinTwoPointsOfTheBestPolicy) {
     std::size_t size;
   };
   const cell cells[] = {{"lirs/backf.trace", 250},
+                        {"lirs/backf.trace", 500},
                         {"lirs/backf.trace", 700},
                         {"lirs/zigzag.trace", 500},
                         {"lirs/multi2.trace", 500}};
