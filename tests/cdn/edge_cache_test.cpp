@@ -504,6 +504,37 @@ TEST_F(EdgeCache, DefaultBackgroundWorkerRunsRefreshes) {
   EXPECT_EQ(calls.load(), 2);
 }
 
+// A reader that found the stale copy just before a refresh landed must not lead another: each
+// stale copy costs the origin one refresh, however many readers race it.
+TEST_F(EdgeCache, EachStaleCopyIsRefreshedOnceWhileReadersRaceTheRefresh) {
+  std::atomic<int> calls{0};
+  scaling::edge_cache<> edge{
+      {.origin =
+           [&](const scaling::origin_request&) {
+             const int n = ++calls;
+             return std::optional{
+                 origin.ok("v" + std::to_string(n), "max-age=1, stale-while-revalidate=100")};
+           },
+       .clock = origin.clock}};
+  (void)edge.get({.key = "/a"});
+  for (int round = 2; round <= 200; ++round) {
+    advance(5s);
+    const std::string want = "v" + std::to_string(round);
+    {
+      std::vector<std::jthread> readers;
+      for (int t = 0; t < 3; ++t) {
+        readers.emplace_back([&] {
+          // The refresh runs on the cache's own thread; a broken build gives up after the guard.
+          const auto give_up = steady_clock::now() + 20s;
+          while (edge.get({.key = "/a"}).response.body() != want && steady_clock::now() < give_up)
+            std::this_thread::yield();
+        });
+      }
+    }
+    ASSERT_EQ(calls.load(), round) << "round " << round;
+  }
+}
+
 TEST_F(EdgeCache, TryGetAnswersOnlyFromCacheAndNeverCallsTheOrigin) {
   scaling::edge_cache<> edge{options()};
   serve("/a", "v1", "max-age=10, stale-while-revalidate=30");

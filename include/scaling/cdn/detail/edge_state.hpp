@@ -503,6 +503,17 @@ class edge_state : public std::enable_shared_from_this<edge_state<Response>> {
     if (closed()) return;
     const auto f = flights_.try_lead(object_key);
     if (!f) return;  // a fetch for this key is already under way
+    // A refresh may have stored a fresh copy and ended its flight between this request's
+    // lookup and its lead: then there is nothing to refresh. The flight ends at once, and a
+    // request that joined it in between is told the copy now stored, as its lookup would.
+    if (const auto now_stored = storage_.peek(object_key);
+        now_stored && *now_stored != stored && (*now_stored)->kind == entry_kind::object) {
+      const auto now = wall_now();
+      if ((*now_stored)->is_fresh(now)) {
+        finish_flight(object_key, f, served(**now_stored, now, cache_status::hit), true);
+        return;
+      }
+    }
     count(stat::background_refreshes);
     auto task = [self = this->shared_from_this(), f, object_key, stored,
                  owned = std::make_shared<const owned_edge_request>(edge_request{
